@@ -1,0 +1,125 @@
+"""Run configuration: the paper's experimental setup as one validated dataclass (Appendix A defaults)."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from fl_core.errors import ConfigError
+
+
+@dataclass
+class EcoLoRAConfig:
+    """EcoLoRA stages and hyperparameters (Section 3, Appendix A); each stage switchable (Table 3)."""
+
+    round_robin: bool = True
+    n_segments: int = 5
+    beta: float = 0.3  # Eq. 3 staleness decay; e^{-0.3*gap}: 0.74 after 1 round, 0.05 after 10
+    sparsify: bool = True
+    k_max: float = 0.95
+    k_min_a: float = 0.6
+    k_min_b: float = 0.5
+    gamma_a: float = 1.0  # gamma_A < gamma_B: B's sparsity changes faster (Section 3.4)
+    gamma_b: float = 2.0
+    fixed_k: float | None = None  # "w/ fixed sparsification": one k for A and B in every round
+    encode: bool = True  # Golomb-code positions; False sends raw 32-bit positions
+    sparsify_download: bool = True
+
+    def validate(self, participants: int) -> None:
+        """Refuse impossible settings with a message naming the parameter."""
+        for name in ("k_max", "k_min_a", "k_min_b"):
+            v = getattr(self, name)
+            if not (0 < v <= 1):
+                raise ConfigError(f"{name}={v} must lie in (0, 1]")
+        if self.fixed_k is not None and not (0 < self.fixed_k <= 1):
+            raise ConfigError(f"fixed k={self.fixed_k} must lie in (0, 1]")
+        if self.k_min_a > self.k_max or self.k_min_b > self.k_max:
+            raise ConfigError(f"k_min ({self.k_min_a}, {self.k_min_b}) must not exceed k_max={self.k_max}")
+        if self.gamma_a < 0 or self.gamma_b < 0 or self.beta < 0:
+            raise ConfigError("gamma_a, gamma_b and beta must be >= 0")
+        if self.n_segments < 1:
+            raise ConfigError(f"number of segments N_s={self.n_segments} must be >= 1")
+        if self.round_robin and self.n_segments > participants:
+            raise ConfigError(
+                f"N_s={self.n_segments} segments exceed the N_t={participants} participants per round: "
+                "some segments would never be uploaded (EcoLoRA requires N_s <= N_t)"
+            )
+
+
+@dataclass
+class RunConfig:
+    """Everything that determines a training run."""
+
+    method: str = "fedit"
+    objective: str = "sft"
+    model: str = "smollm2-135m"
+    dataset: str = "embedded"
+    partition: str = "dirichlet"
+    alpha: float = 0.5
+    n_clients: int = 100
+    participants: int = 10
+    rounds: int = 40
+    local_steps: int = 10
+    batch_size: int = 4
+    max_len: int = 128
+    lr: float = 3e-4
+    rank: int = 16
+    lora_alpha: int = 32
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    ranks: tuple[int, ...] = (64, 32, 16, 16, 8, 8, 4, 4, 4, 4)  # FLoRA/HLoRA heterogeneous ranks, cycled
+    per_category: int | None = 400
+    eval_examples: int = 64
+    eval_every: int = 5
+    arc_subset: int | None = 100
+    arc_final: int | None = None  # None = the full validation sets at the end
+    seed: int = 0
+    threads: int = 1
+    keep_blobs: bool = True
+    ecolora: EcoLoRAConfig | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def method_label(self) -> str:
+        """``fedit`` or ``fedit+ecolora``."""
+        return self.method + ("+ecolora" if self.ecolora else "")
+
+    def validate(self) -> None:
+        """Refuse impossible settings before any work starts."""
+        checks = [
+            (self.rank >= 1, f"LoRA rank r={self.rank} must be >= 1"),
+            (all(r >= 1 for r in self.ranks), f"all heterogeneous ranks must be >= 1, got {list(self.ranks)}"),
+            (self.lora_alpha > 0, f"LoRA alpha={self.lora_alpha} must be > 0"),
+            (self.n_clients >= 1, f"number of clients K={self.n_clients} must be >= 1"),
+            (1 <= self.participants <= self.n_clients,
+             f"participants per round N_t={self.participants} must lie in [1, K={self.n_clients}]"),
+            (self.rounds >= 1, f"rounds={self.rounds} must be >= 1"),
+            (self.local_steps >= 1, f"local steps={self.local_steps} must be >= 1"),
+            (self.batch_size >= 1, f"batch size={self.batch_size} must be >= 1"),
+            (self.max_len >= 8, f"max_len={self.max_len} must be >= 8"),
+            (math.isfinite(self.lr) and self.lr > 0, f"learning rate={self.lr} must be > 0"),
+            (self.alpha > 0, f"Dirichlet alpha={self.alpha} must be > 0"),
+            (self.eval_every >= 1, f"eval_every={self.eval_every} must be >= 1"),
+            (self.threads >= 1, f"threads={self.threads} must be >= 1"),
+            (len(self.target_modules) > 0, "at least one LoRA target module is needed"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        if self.ecolora is not None:
+            self.ecolora.validate(self.participants)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunConfig":
+        """Inverse of :meth:`to_dict`."""
+        data = dict(data)
+        eco = data.pop("ecolora", None)
+        for key in ("target_modules", "ranks"):
+            if key in data:
+                data[key] = tuple(data[key])
+        known = {f for f in cls.__dataclass_fields__}
+        cfg = cls(**{k: v for k, v in data.items() if k in known})
+        cfg.ecolora = EcoLoRAConfig(**eco) if eco else None
+        return cfg

@@ -1,0 +1,67 @@
+"""The federation: data split into a held-out set and non-IID client shards, and participant sampling."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from fl_core.config import RunConfig
+from fl_core.data import embedded
+from fl_core.data.loaders import load_instruction_data
+from fl_core.data.partition import PARTITIONERS
+from fl_core.data.records import Example, MCQuestion
+from fl_core.errors import ConfigError, DataError
+
+
+@dataclass
+class Federation:
+    """Client shards, the held-out set and the multiple-choice evaluation sets."""
+
+    clients: list[list[Example]]
+    heldout: list[Example]
+    categories: list[str]
+    histograms: dict[int, dict[str, int]]
+
+    def weight(self, client: int) -> int:
+        """n_i of Eq. 1–2: the client's number of samples."""
+        return len(self.clients[client])
+
+
+def load_examples(cfg: RunConfig) -> list[Example]:
+    """The training pool: the embedded default or a user's Dolly/Alpaca file."""
+    if cfg.dataset == "embedded":
+        return embedded.instruction_data(cfg.per_category, cfg.seed)
+    return load_instruction_data(cfg.dataset)
+
+
+def build_federation(cfg: RunConfig, examples: list[Example]) -> Federation:
+    """Hold out ``eval_examples`` (seeded), then partition the rest over ``n_clients``."""
+    if cfg.partition not in PARTITIONERS:
+        raise ConfigError(f"unknown partition {cfg.partition!r}; choose one of {', '.join(sorted(PARTITIONERS))}")
+    rng = np.random.default_rng([cfg.seed, 7])
+    order = rng.permutation(len(examples))
+    n_eval = min(cfg.eval_examples, len(examples) // 5)
+    heldout = [examples[i] for i in order[:n_eval]]
+    pool = [examples[i] for i in order[n_eval:]]
+    if len(pool) < cfg.n_clients:
+        raise DataError(f"{len(pool)} training examples cannot be split over {cfg.n_clients} clients")
+    parts = PARTITIONERS[cfg.partition](pool, cfg.n_clients, cfg.alpha, cfg.seed)
+    clients = [[pool[i] for i in part] for part in parts]
+    histograms = {}
+    for c, shard in enumerate(clients):
+        counts: dict[str, int] = {}
+        for e in shard:
+            counts[e.category] = counts.get(e.category, 0) + 1
+        histograms[c] = counts
+    return Federation(clients, heldout, sorted({e.category for e in pool}), histograms)
+
+
+def sample_participants(cfg: RunConfig, round_idx: int) -> list[int]:
+    """Uniform sampling of N_t of K clients, seeded per round (so a resumed run samples the same)."""
+    rng = np.random.default_rng([cfg.seed, 1, round_idx])
+    return [int(c) for c in rng.choice(cfg.n_clients, size=cfg.participants, replace=False)]
+
+
+def arc_sets(limit: int | None, seed: int) -> dict[str, list[MCQuestion]]:
+    """ARC-Easy and ARC-Challenge validation questions (optionally a seeded subset of each)."""
+    return {level: embedded.arc_questions(level, "validation", limit, seed) for level in ("easy", "challenge")}

@@ -1,0 +1,216 @@
+"""The federated round loop shared by every method, writing the run directory as it goes.
+
+Each round: sample participants; for each, the server encodes its download, the client
+decodes it, trains ``local_steps`` steps, encodes its upload; the server decodes and
+aggregates only what it decoded. Rows, blobs, evaluation and a checkpoint are written
+atomically at the end of every round, so ``resume`` continues from the last whole round
+with the same bytes an uninterrupted run would have produced.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from fl_core import atomic
+from fl_core.client_state import ClientStore
+from fl_core.config import RunConfig
+from fl_core.errors import RunDirError
+from fl_core.evaluate import heldout_loss, mc_accuracy
+from fl_core.federation import Federation, arc_sets, build_federation, load_examples, sample_participants
+from fl_core.methods import get_method
+from fl_core.methods.base import Method
+from fl_core.model import load_base_model
+from fl_core.objectives import get_objective
+from fl_core.rundir import RunWriter, sha256
+
+
+def _versions() -> dict[str, str]:
+    import peft
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
+            "python": platform.python_version()}
+
+
+class Trainer:
+    """One training run: model, method, transport, data, and the run directory."""
+
+    def __init__(self, cfg: RunConfig, out: Path, progress: bool = True) -> None:
+        cfg.validate()
+        self.cfg, self.out, self.progress = cfg, Path(out), progress
+        torch.set_num_threads(cfg.threads)
+        self.base = load_base_model(cfg.model, cfg.seed)
+        self.federation: Federation = build_federation(cfg, load_examples(cfg))
+        self.method: Method = get_method(cfg.method)(cfg, self.base)
+        self.objective = get_objective(cfg.objective, self.base.tokenizer, cfg)
+        self.state_dir = self.out / "state"
+        self.completed = self._read_checkpoint()
+        self.clients = ClientStore(self.state_dir, self.completed)
+        self.transport = self._make_transport()
+        self.writer = RunWriter(self.out, keep_blobs=cfg.keep_blobs)
+        self.prepared: dict[int, list] = {}
+        self.heldout = self.objective.prepare(self.federation.heldout)
+
+    def _make_transport(self):
+        from fl_core.methods.ecolora import EcoLoRATransport
+        from fl_core.transport import DenseTransport
+
+        if self.cfg.ecolora is None:
+            return DenseTransport(self.method)
+        return EcoLoRATransport(self.method, self.cfg.ecolora, self.state_dir, self.completed)
+
+    # -- checkpoint -------------------------------------------------------------------------
+    def _read_checkpoint(self) -> int:
+        file = self.state_dir / "checkpoint.json"
+        return json.loads(file.read_text())["completed_round"] if file.is_file() else -1
+
+    def _write_checkpoint(self, round_idx: int) -> None:
+        tensors = {f"method.{k}": v.contiguous() for k, v in self.method.server_state().items()}
+        tensors.update({f"transport.{k}": v.contiguous() for k, v in self.transport.state_dict().items()})
+        tmp = self.state_dir / "server.safetensors.tmp"
+        save_file(tensors, tmp)
+        tmp.replace(self.state_dir / "server.safetensors")
+        atomic.write_json(self.state_dir / "checkpoint.json", {"completed_round": round_idx})
+
+    def _restore(self) -> None:
+        tensors = load_file(self.state_dir / "server.safetensors")
+        self.method.load_server_state({k[7:]: v for k, v in tensors.items() if k.startswith("method.")})
+        self.transport.load_state_dict({k[10:]: v for k, v in tensors.items() if k.startswith("transport.")})
+        self.writer.load_existing(self.completed + 1)
+
+    # -- meta ---------------------------------------------------------------------------------
+    def _meta(self) -> dict:
+        model = self.base.model
+        return {
+            "run_name": self.out.name, "method": self.cfg.method_label, "base_method": self.cfg.method,
+            "objective": self.cfg.objective, "config": self.cfg.to_dict(), "versions": _versions(),
+            "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                        "cpus": __import__("os").cpu_count(), "threads": self.cfg.threads},
+            "model": {"name": self.base.name, "parameters": sum(p.numel() for p in model.parameters())},
+            "adapter": {"exchanged_elements": self.method.layout.numel, "tensors": len(self.method.layout.tensors),
+                        "fingerprint": self.method.layout.fingerprint.hex()},
+            "data": {"clients": len(self.federation.clients), "heldout": len(self.federation.heldout),
+                     "categories": self.federation.categories,
+                     "client_histograms": {str(k): v for k, v in self.federation.histograms.items()}},
+            "compute_source": "measured on this machine (train_s + encode_s + decode_s per client)",
+            "status": "running",
+        }
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(self, round_idx: int, arc_limit: int | None) -> dict:
+        """Held-out loss and ARC accuracy of the global adapter."""
+        self.method.load_global()
+        row = {"round": round_idx, "eval_loss": heldout_loss(self.method.model, self.objective, self.heldout)}
+        row.update(self.objective.extra_metrics(self.method.model, self.heldout))
+        if self.cfg.objective == "sft" and arc_limit != 0:
+            sets = arc_sets(arc_limit, self.cfg.seed)
+            for level, questions in sets.items():
+                row[f"arc_{level}"] = mc_accuracy(self.method.model, self.base.tokenizer, questions)
+            row["arc"] = (row["arc_easy"] + row["arc_challenge"]) / 2
+            row["arc_questions"] = sum(len(q) for q in sets.values())
+        return row
+
+    # -- one client ---------------------------------------------------------------------------
+    def _client_round(self, round_idx: int, position: int, client: int) -> tuple[dict, object]:
+        cfg = self.cfg
+        down = self.transport.download(round_idx, client)
+        state = self.clients.load(client)
+        t0 = time.perf_counter()
+        self.transport.receive_download(down.data, round_idx, client, state)
+        decode_s = time.perf_counter() - t0
+        if client not in self.prepared:
+            self.prepared[client] = self.objective.prepare(self.federation.clients[client])
+        items = self.prepared[client]
+        rng = np.random.default_rng([cfg.seed, 2, round_idx, client])
+        t0 = time.perf_counter()
+        loss = self.objective.train(self.method, items, cfg.local_steps, cfg.batch_size, cfg.lr, rng)
+        train_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        sent = self.transport.upload(round_idx, position, client, state)
+        encode_s = time.perf_counter() - t0
+        self.method.client_finish(client, state)
+        state.last_round = round_idx
+        self.clients.stage(client, state)
+        upload = self.transport.receive_upload(sent.encoded.data, client, float(self.federation.weight(client)))
+        self.writer.save_blob(round_idx, client, "down", down.data)
+        self.writer.save_blob(round_idx, client, "up", sent.encoded.data)
+        row = {
+            "round": round_idx, "client": client, "position": position, "segment": sent.segment,
+            "samples": self.federation.weight(client), "local_steps": cfg.local_steps,
+            "train_s": train_s, "encode_s": encode_s, "decode_s": decode_s,
+            "compute_s": train_s + encode_s + decode_s, "train_loss": loss,
+            "uplink_bytes": len(sent.encoded.data), "downlink_bytes": len(down.data),
+            "uplink_sha256": sha256(sent.encoded.data), "downlink_sha256": sha256(down.data),
+            "up_header_bytes": sent.encoded.header_bytes, "up_position_bytes": sent.encoded.account.position_bytes,
+            "up_value_bytes": sent.encoded.account.value_bytes, "down_header_bytes": down.header_bytes,
+            "down_position_bytes": down.account.position_bytes, "down_value_bytes": down.account.value_bytes,
+            "k_a": sent.k_a, "k_b": sent.k_b, "rank": self.method.client_rank(client),
+        }
+        return row, upload
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self, participants_for=sample_participants) -> Path:
+        """Train all remaining rounds; returns the run directory."""
+        cfg = self.cfg
+        if self.completed >= 0:
+            self._restore()
+        else:
+            self.writer.write_meta(self._meta())
+            self.writer.add_eval({**self.evaluate(-1, cfg.arc_final), "label": "base"})
+        bar = tqdm(range(self.completed + 1, cfg.rounds), desc=f"{cfg.method_label} rounds",
+                   disable=not self.progress, initial=self.completed + 1, total=cfg.rounds)
+        for t in bar:
+            self.clients.begin_round(t)
+            self.transport.begin_round(t)
+            rows, uploads = [], []
+            for position, client in enumerate(participants_for(cfg, t)):
+                row, upload = self._client_round(t, position, client)
+                rows.append(row)
+                uploads.append(upload)
+            t0 = time.perf_counter()
+            self.method.aggregate(uploads)
+            server_s = time.perf_counter() - t0
+            weights = np.array([r["samples"] for r in rows], dtype=float)
+            mean_loss = float(np.average([r["train_loss"] for r in rows], weights=weights))
+            self.transport.end_round(t, mean_loss)
+            for r in rows:
+                r["server_s"] = server_s
+            self.writer.add_round(rows)
+            last = t == cfg.rounds - 1
+            if last or (t + 1) % cfg.eval_every == 0:
+                row = self.evaluate(t, cfg.arc_final if last else cfg.arc_subset)
+                self.writer.add_eval({**row, "label": "final" if last else "global"})
+                bar.set_postfix(eval_loss=f"{row['eval_loss']:.3f}")
+            self._write_checkpoint(t)
+            self.clients.commit()
+            self.transport.commit()
+            self.completed = t
+        self.writer.update_meta(status="complete")
+        return self.out
+
+
+def train(cfg: RunConfig, out: str | Path, progress: bool = True) -> Path:
+    """Start a new run in ``out`` (which must not hold a run already)."""
+    out = Path(out)
+    if (out / "run.json").exists():
+        raise RunDirError(f"{out} already holds a run; use --resume to continue it or choose another --out")
+    return Trainer(cfg, out, progress).run()
+
+
+def resume(out: str | Path, progress: bool = True) -> Path:
+    """Continue an interrupted run from its last completed round."""
+    out = Path(out)
+    meta_file = out / "run.json"
+    if not meta_file.is_file():
+        raise RunDirError(f"{out} is not a run directory (no run.json): nothing to resume")
+    meta = json.loads(meta_file.read_text())
+    if meta.get("status") == "complete":
+        raise RunDirError(f"{out} is already complete")
+    return Trainer(RunConfig.from_dict(meta["config"]), out, progress).run()

@@ -1,0 +1,17 @@
+"""Method registry: ``--method`` names to strategy classes (no if/elif dispatch anywhere)."""
+from __future__ import annotations
+
+from fl_core.errors import ConfigError
+from fl_core.methods.base import Method
+from fl_core.methods.fedit import FedIT
+from fl_core.methods.ffa_lora import FFALoRA
+
+METHODS: dict[str, type[Method]] = {m.name: m for m in (FedIT, FFALoRA)}
+
+
+def get_method(name: str) -> type[Method]:
+    """The strategy class for ``name``; ``ConfigError`` lists the valid names otherwise."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(sorted(METHODS))}") from None

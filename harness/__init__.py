@@ -1,0 +1,1 @@
+"""harness: replay of run directories through ns-3 scenarios, timing tables, sweeps, plots and the CLI."""
