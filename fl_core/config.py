@@ -104,6 +104,15 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        from fl_core.data.partition import PARTITIONERS
+        from fl_core.methods import get_method
+        from fl_core.objectives import OBJECTIVES
+
+        get_method(self.method)
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if self.partition not in PARTITIONERS:
+            raise ConfigError(f"unknown partition {self.partition!r}; choose one of {', '.join(sorted(PARTITIONERS))}")
         if self.ecolora is not None:
             self.ecolora.validate(self.participants)
 

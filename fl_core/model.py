@@ -93,7 +93,9 @@ def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0) -> BaseModel:
     The model is returned in float32 on the CPU with its parameters frozen.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     if spec == TINY_MODEL:
         base = _tiny_llama(seed)
     else:

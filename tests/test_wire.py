@@ -9,7 +9,7 @@ from fl_core.errors import WireFormatError, CodecError
 
 
 def _header(codec: str, length: int) -> Header:
-    return Header("fedit", 3, 7, SERVER, codec, b"\x01" * 8, 0, length, 2, 0.7, 0.5)
+    return Header("fedit", 3, 7, SERVER, codec, b"\x01" * 8, 0, length, 2, 0.75, 0.5)
 
 
 def _sparse(length: int, density: float, seed: int = 0) -> SparseVector:
