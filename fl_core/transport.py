@@ -52,7 +52,8 @@ class DenseTransport:
 
     def receive_download(self, data: bytes, round_idx: int, client: int, state: ClientState) -> None:
         """Client side: decode and hand the adapter to the method."""
-        _, payload = decode_message(data, self.method.download_layout(client).fingerprint)
+        layout = self.method.download_layout(client)
+        _, payload = decode_message(data, layout.fingerprint, layout.numel)
         self.method.client_start(client, payload.to_dense(), state, round_idx)
 
     def upload(self, round_idx: int, position: int, client: int, state: ClientState) -> SentUpload:
@@ -63,7 +64,8 @@ class DenseTransport:
 
     def receive_upload(self, data: bytes, client: int, weight: float) -> Upload:
         """Server side: decode an upload into what the method aggregates."""
-        _, payload = decode_message(data, self.method.upload_layout(client).fingerprint)
+        layout = self.method.upload_layout(client)
+        _, payload = decode_message(data, layout.fingerprint, layout.numel)
         return Upload(client, payload.to_dense(), weight)
 
     def commit(self) -> None:

@@ -69,3 +69,55 @@ def test_wrong_layout_and_newer_version_are_named():
     newer[-4:] = struct.pack("<I", zlib.crc32(bytes(newer[:-4])))
     with pytest.raises(WireFormatError, match="newer"):
         decode_message(bytes(newer))
+
+
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_fuzz_arbitrary_bytes_raise_only_codec_error(data):
+    with pytest.raises(CodecError):
+        decode_message(data)
+
+
+def _refit_crc(data: bytearray) -> bytes:
+    import struct
+    import zlib
+
+    data[-4:] = struct.pack("<I", zlib.crc32(bytes(data[:-4])))
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(codec=st.sampled_from(["dense-fp16", "sparse-golomb", "sparse-raw"]),
+       edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6))
+def test_fuzz_hostile_fields_behind_a_valid_checksum(codec, edits):
+    """Mutations with a recomputed CRC reach the header and codec parsers: they must refuse cleanly."""
+    payload = _sparse(3_000, 0.2, seed=3)
+    data = bytearray(encode_message(_header(codec, payload.length), payload).data)
+    for pos, value in edits:
+        data[pos % (len(data) - 4)] = value
+    try:
+        _, got = decode_message(_refit_crc(data))
+    except CodecError:
+        return
+    assert got.length < 2**40  # decoded without error: it must be a well-formed vector
+    assert len(got.indices) == len(got.values) <= got.length
+
+
+def test_hostile_length_field_does_not_allocate():
+    import struct
+
+    payload = _sparse(100, 0.5)
+    data = bytearray(encode_message(_header("dense-fp16", payload.length), payload).data)
+    data[32:40] = struct.pack("<Q", 2**62)  # the covered length
+    with pytest.raises(CodecError):
+        decode_message(_refit_crc(data))
+
+
+def test_slice_beyond_the_receivers_vector_is_refused():
+    payload = _sparse(100, 0.5)
+    data = encode_message(_header("sparse-golomb", payload.length), payload).data
+    with pytest.raises(WireFormatError, match="beyond"):
+        decode_message(data, vector_length=50)

@@ -40,6 +40,7 @@ _WORD_DTYPES = ((8, ">u1"), (16, ">u2"), (32, ">u4"), (64, ">u8"))
 
 
 def _check_density(p: float) -> None:
+    """Refuse densities outside (0, 1] (NaN included)."""
     if not 0.0 < p <= 1.0:
         raise ConfigError(f"density p (={p}) must lie in (0, 1]")
 
@@ -48,8 +49,9 @@ def rice_parameter(p: float) -> int:
     """Rice parameter b (modulus M = 2^b) minimising the expected code length for density ``p``.
 
     b = max(0, 1 + floor(log2(log(phi - 1) / log(1 - p)))), phi the golden ratio
-    (Kiely, 2004; the choice of Sattler et al.'s STC). ``tests/test_golomb.py``
-    checks it against the argmin over b of :func:`expected_bits_per_position`.
+    (Kiely, 2004; the choice of Sattler et al.'s STC): going from b to b + 1 saves
+    bits exactly while (1 - p)^(2^b) > phi - 1. ``tests/test_golomb.py`` checks it
+    against the argmin over b of :func:`expected_bits_per_position`; docs/CODEC.md derives it.
     """
     _check_density(p)
     if p >= 1.0 - (_GOLDEN_RATIO - 1.0):
@@ -82,6 +84,7 @@ def _word_dtype(b: int) -> tuple[int, str]:
 
 
 def _check_indices(indices: np.ndarray, length: int) -> None:
+    """Refuse anything but a sorted, unique 1-D integer array inside [0, length)."""
     if not 0 <= length <= MAX_LENGTH:
         raise CodecError(f"length (={length}) must lie in [0, 2^62]")
     if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
@@ -153,6 +156,7 @@ def _unpack_exact(buffer: np.ndarray, n_bits: int, what: str) -> np.ndarray:
 
 
 def _read_quotients(buffer: np.ndarray, unary_bits: int, count: int) -> np.ndarray:
+    """Quotients from the unary stream: the run lengths of ones before each of the ``count`` zeros."""
     bits = _unpack_exact(buffer, unary_bits, "unary")
     terminators = np.flatnonzero(bits == 0)
     if terminators.size != count or (count and terminators[-1] != unary_bits - 1):
@@ -161,6 +165,7 @@ def _read_quotients(buffer: np.ndarray, unary_bits: int, count: int) -> np.ndarr
 
 
 def _read_remainders(buffer: np.ndarray, count: int, b: int) -> np.ndarray:
+    """The ``count`` b-bit remainders, each left-padded to a whole big-endian word and read as an integer."""
     if b == 0:
         return np.zeros(count, dtype=np.int64)
     bits = _unpack_exact(buffer, count * b, "remainder").reshape(count, b)

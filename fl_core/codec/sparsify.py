@@ -13,6 +13,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from fl_core.errors import CodecError, ConfigError
@@ -59,21 +60,20 @@ def keep_count(k: float, n: int) -> int:
 def topk_mask(x: torch.Tensor, k: float) -> torch.Tensor:
     """Boolean mask of the keep_count(k, n) largest |x| (the SC_k of Eq. 5); ties go to the lower index.
 
-    Linear time: the threshold magnitude comes from ``kthvalue``, everything above it
-    is kept, and the remaining slots go to the first entries equal to it.
+    Linear time: the threshold magnitude comes from a partition (introselect), every
+    entry above it is kept, and the remaining slots go to the first entries equal to it.
     """
-    flat = x.reshape(-1)
-    n_keep = keep_count(k, flat.numel())
-    if n_keep == flat.numel():
+    n = x.numel()
+    n_keep = keep_count(k, n)
+    if n_keep == n:
         return torch.ones_like(x, dtype=torch.bool)
-    magnitude = flat.abs()
-    if not torch.isfinite(magnitude).all():
+    magnitude = x.detach().reshape(-1).abs().float().cpu().numpy()
+    if not np.isfinite(magnitude.max()):
         raise CodecError("cannot sparsify a vector that holds NaN or infinity")
-    threshold = torch.kthvalue(magnitude, flat.numel() - n_keep + 1).values
+    threshold = np.partition(magnitude, n - n_keep)[n - n_keep]
     mask = magnitude > threshold
-    ties = torch.nonzero(magnitude == threshold).squeeze(1)
-    mask[ties[: n_keep - int(mask.sum())]] = True
-    return mask.reshape(x.shape)
+    mask[np.flatnonzero(magnitude == threshold)[: n_keep - np.count_nonzero(mask)]] = True
+    return torch.from_numpy(mask).reshape(x.shape).to(x.device)
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,13 @@ class SparseResult:
     k_used: tuple[float, ...]
 
 
-def _group_positions(index: torch.Tensor | slice, length: int) -> torch.Tensor:
-    """The int64 positions a group covers in a flat vector of ``length``."""
+def _checked_index(index: torch.Tensor | slice, length: int) -> torch.Tensor | slice:
+    """Validate a group's index set (a forward slice or integer positions in [0, length))."""
     if isinstance(index, slice):
-        return torch.arange(*index.indices(length), dtype=torch.int64)
-    if index.dtype.is_floating_point or index.dtype in (torch.bool, torch.complex64, torch.complex128):
+        if index.step is not None and index.step <= 0:
+            raise ConfigError(f"group slices must step forward, got step {index.step}")
+        return index
+    if index.dtype == torch.bool or index.is_floating_point() or index.is_complex():
         raise ConfigError(f"group positions must be an integer tensor or a slice, got {index.dtype}")
     positions = index.reshape(-1).to(torch.int64)
     if positions.numel() and (positions.min() < 0 or positions.max() >= length):
@@ -105,17 +107,20 @@ def _group_positions(index: torch.Tensor | slice, length: int) -> torch.Tensor:
 
 
 def _select(combined: torch.Tensor, groups: list[Group]) -> tuple[torch.Tensor, tuple[float, ...]]:
-    """Top-k positions of ``combined`` within each group, merged and sorted; and the k kept per group."""
-    chosen, k_used = [], []
+    """Sorted positions of the top-k of ``combined`` within each group, and the fraction kept per group."""
+    selected = torch.zeros_like(combined, dtype=torch.bool)
+    claimed = torch.zeros_like(combined, dtype=torch.bool)
+    k_used, group_sizes = [], 0
     for index, k in groups:
-        positions = _group_positions(index, combined.numel())
-        kept = positions[topk_mask(combined[positions], k)]
-        chosen.append(kept)
-        k_used.append(kept.numel() / positions.numel() if positions.numel() else 0.0)
-    indices = torch.sort(torch.cat(chosen)).values if chosen else torch.zeros(0, dtype=torch.int64)
-    if indices.numel() > 1 and not bool((indices[1:] > indices[:-1]).all()):
-        raise ConfigError("sparsification groups overlap")
-    return indices, tuple(k_used)
+        index = _checked_index(index, combined.numel())
+        candidates = combined[index]
+        selected[index] = topk_mask(candidates, k)
+        claimed[index] = True
+        group_sizes += candidates.numel()
+        k_used.append(keep_count(k, candidates.numel()) / candidates.numel() if candidates.numel() else 0.0)
+    if int(torch.count_nonzero(claimed)) != group_sizes:
+        raise ConfigError("sparsification groups overlap or repeat a position")
+    return torch.from_numpy(np.flatnonzero(selected.cpu().numpy())).to(combined.device), tuple(k_used)
 
 
 def sparsify_with_residual(update: torch.Tensor, residual: torch.Tensor, groups: list[Group]) -> SparseResult:
@@ -130,7 +135,8 @@ def sparsify_with_residual(update: torch.Tensor, residual: torch.Tensor, groups:
     if update.dtype != torch.float32 or residual.dtype != torch.float32:
         raise ConfigError(f"update and residual must be float32, got {update.dtype} and {residual.dtype}")
     if update.dim() != 1 or update.shape != residual.shape:
-        raise ConfigError(f"update and residual must be flat and equal, got {tuple(update.shape)}, {tuple(residual.shape)}")
+        shapes = f"{tuple(update.shape)} and {tuple(residual.shape)}"
+        raise ConfigError(f"update and residual must be flat and of one length, got {shapes}")
     combined = update + residual
     indices, k_used = _select(combined, groups)
     kept = combined[indices]

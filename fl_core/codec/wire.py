@@ -83,8 +83,14 @@ def encode_message(header: Header, payload: SparseVector) -> Encoded:
     return Encoded(data, len(head) + _CRC.size, account)
 
 
-def decode_message(data: bytes, expected_fingerprint: bytes | None = None) -> tuple[Header, SparseVector]:
-    """Parse and verify a message; raise ``WireFormatError``/``CodecError`` naming what is wrong."""
+def decode_message(
+    data: bytes, expected_fingerprint: bytes | None = None, vector_length: int | None = None
+) -> tuple[Header, SparseVector]:
+    """Parse and verify a message; raise ``WireFormatError``/``CodecError`` naming what is wrong.
+
+    With ``vector_length`` (the receiver's flat adapter size) a slice reaching past it is
+    refused before anything is allocated.
+    """
     data = bytes(data)
     if len(data) < _HEAD.size + _CRC.size:
         raise WireFormatError(f"message truncated: {len(data)} bytes, a header alone needs {_HEAD.size + _CRC.size}")
@@ -106,6 +112,10 @@ def decode_message(data: bytes, expected_fingerprint: bytes | None = None) -> tu
     if expected_fingerprint is not None and fingerprint != expected_fingerprint:
         raise WireFormatError(
             f"adapter layout fingerprint {fingerprint.hex()} does not match the receiver's {expected_fingerprint.hex()}"
+        )
+    if vector_length is not None and offset + length > vector_length:
+        raise WireFormatError(
+            f"message covers elements [{offset}, {offset + length}) beyond the receiver's {vector_length}"
         )
     try:
         method = data[_HEAD.size : _HEAD.size + name_len].decode()

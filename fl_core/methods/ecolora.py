@@ -34,7 +34,6 @@ from fl_core.codec.segments import segment_bounds, segment_of
 from fl_core.codec.sparsify import adaptive_k, sparsify_with_residual
 from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message
 from fl_core.config import EcoLoRAConfig
-from fl_core.errors import CodecError
 from fl_core.methods.base import Method, Upload
 from fl_core.transport import SentUpload, dense_payload
 
@@ -118,7 +117,7 @@ class EcoLoRATransport:
     # -- client ---------------------------------------------------------------------------
     def receive_download(self, data: bytes, round_idx: int, client: int, state: ClientState) -> None:
         """Client side: rebuild G~^t from its last copy, then mix with its stale adapter (Eq. 3)."""
-        _, payload = decode_message(data, self.layout.fingerprint)
+        _, payload = decode_message(data, self.layout.fingerprint, self.layout.numel)
         known = state.tensors.get(KNOWN, self.method.initial_vector) + payload.to_dense()
         state.tensors[KNOWN] = known
         start = known
@@ -156,10 +155,8 @@ class EcoLoRATransport:
     # -- server: aggregate ----------------------------------------------------------------
     def receive_upload(self, data: bytes, client: int, weight: float) -> Upload:
         """Server side: the client's segment update added to the global, covering that segment."""
-        header, payload = decode_message(data, self.layout.fingerprint)
+        header, payload = decode_message(data, self.layout.fingerprint, self.layout.numel)
         start, end = header.offset, header.offset + header.length
-        if end > self.layout.numel:
-            raise CodecError(f"upload covers [{start}, {end}) beyond the adapter's {self.layout.numel} elements")
         vector = self.method.server_reference(client).clone()
         vector[start:end] += payload.to_dense()
         covered = torch.zeros(self.layout.numel, dtype=torch.bool)
