@@ -71,6 +71,11 @@ class RunConfig:
     eval_every: int = 5
     arc_subset: int | None = 100
     arc_final: int | None = None  # None = the full validation sets at the end
+    participation: str = "uniform"  # or "fedbuff" (asynchronous, buffered; Nguyen et al., 2022)
+    concurrency: int | None = None  # FedBuff clients in flight (default 2 x participants)
+    staleness_exponent: float = 0.5  # FedBuff weight (1 + staleness)^-exponent
+    links: tuple[str, ...] = ()  # per-client networks ("UP/DOWN" Mbps), cycled by client id
+    links_seed: int | None = None  # shuffle the client-to-link assignment with this seed
     seed: int = 0
     threads: int = 1
     keep_blobs: bool = True
@@ -101,6 +106,13 @@ class RunConfig:
             (self.threads >= 1, f"threads={self.threads} must be >= 1"),
             (len(self.target_modules) > 0, "at least one LoRA target module is needed"),
         ]
+        if self.participation not in ("uniform", "fedbuff"):
+            checks.append((False, f"unknown participation {self.participation!r}; choose uniform or fedbuff"))
+        if self.participation == "fedbuff":
+            conc = self.concurrency or 2 * self.participants
+            checks.append((self.participants <= conc <= self.n_clients,
+                           f"FedBuff concurrency {conc} must lie in [buffer size {self.participants}, K={self.n_clients}]"))
+            checks.append((bool(self.links), "FedBuff needs per-client links (--links) to decide arrival order"))
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
@@ -125,7 +137,7 @@ class RunConfig:
         """Inverse of :meth:`to_dict`."""
         data = dict(data)
         eco = data.pop("ecolora", None)
-        for key in ("target_modules", "ranks"):
+        for key in ("target_modules", "ranks", "links"):
             if key in data:
                 data[key] = tuple(data[key])
         known = {f for f in cls.__dataclass_fields__}

@@ -7,9 +7,9 @@ import numpy as np
 
 from fl_core.config import RunConfig
 from fl_core.data import embedded
-from fl_core.data.loaders import load_instruction_data
+from fl_core.data.loaders import load_instruction_data, load_ultrafeedback
 from fl_core.data.partition import PARTITIONERS
-from fl_core.data.records import Example, MCQuestion
+from fl_core.data.records import Example, MCQuestion, PreferencePair
 from fl_core.errors import ConfigError, DataError
 
 
@@ -27,11 +27,21 @@ class Federation:
         return len(self.clients[client])
 
 
-def load_examples(cfg: RunConfig) -> list[Example]:
-    """The training pool: the embedded default or a user's Dolly/Alpaca file."""
+def load_examples(cfg: RunConfig) -> list[Example] | list[PreferencePair]:
+    """The training pool: the embedded default or a user's Dolly/Alpaca file (preference pairs for dpo)."""
+    if cfg.objective == "dpo":
+        return load_preference_pairs(cfg)
     if cfg.dataset == "embedded":
         return embedded.instruction_data(cfg.per_category, cfg.seed)
     return load_instruction_data(cfg.dataset)
+
+
+def load_preference_pairs(cfg: RunConfig) -> list[PreferencePair]:
+    """DPO pairs: the embedded offline pairs (QA sets, correct vs. a seeded wrong option) or an
+    UltraFeedback file (raw: best-scored vs. a random worse completion; or binarised chosen/rejected)."""
+    if cfg.dataset == "embedded":
+        return embedded.preference_pairs(cfg.per_category, cfg.seed)
+    return load_ultrafeedback(cfg.dataset, cfg.seed)
 
 
 def build_federation(cfg: RunConfig, examples: list[Example]) -> Federation:

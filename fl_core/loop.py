@@ -118,7 +118,8 @@ class Trainer:
         return row
 
     # -- one client ---------------------------------------------------------------------------
-    def _client_round(self, round_idx: int, position: int, client: int) -> tuple[dict, object]:
+    def client_work(self, round_idx: int, position: int, client: int) -> tuple[dict, bytes, bytes]:
+        """Download, local training and upload of one client: its row, download and upload bytes."""
         cfg = self.cfg
         down = self.transport.download(round_idx, client)
         state = self.clients.load(client)
@@ -138,9 +139,6 @@ class Trainer:
         self.method.client_finish(client, state)
         state.last_round = round_idx
         self.clients.stage(client, state)
-        upload = self.transport.receive_upload(sent.encoded.data, client, float(self.federation.weight(client)))
-        self.writer.save_blob(round_idx, client, "down", down.data)
-        self.writer.save_blob(round_idx, client, "up", sent.encoded.data)
         row = {
             "round": round_idx, "client": client, "position": position, "segment": sent.segment,
             "samples": self.federation.weight(client), "local_steps": cfg.local_steps,
@@ -153,55 +151,87 @@ class Trainer:
             "down_position_bytes": down.account.position_bytes, "down_value_bytes": down.account.value_bytes,
             "k_a": sent.k_a, "k_b": sent.k_b, "rank": self.method.client_rank(client),
         }
-        return row, upload
+        return row, down.data, sent.encoded.data
+
+    def save_blobs(self, round_idx: int, client: int, down: bytes, up: bytes) -> None:
+        """Keep both messages of a client's round (if blobs are on)."""
+        self.writer.save_blob(round_idx, client, "down", down)
+        self.writer.save_blob(round_idx, client, "up", up)
+
+    def receive(self, client: int, data: bytes):
+        """Server side: decode one upload into what the method aggregates."""
+        return self.transport.receive_upload(data, client, float(self.federation.weight(client)))
+
+    def finish_round(self, round_idx: int, rows: list[dict], uploads: list) -> None:
+        """Aggregate, record rows and evaluation, checkpoint, then commit staged client state."""
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        self.method.aggregate(uploads)
+        server_s = time.perf_counter() - t0
+        weights = np.array([r["samples"] for r in rows], dtype=float)
+        mean_loss = float(np.average([r["train_loss"] for r in rows], weights=weights))
+        self.transport.end_round(round_idx, mean_loss)
+        for r in rows:
+            r["server_s"] = server_s
+        self.writer.add_round(rows)
+        last = round_idx == cfg.rounds - 1
+        if last or (round_idx + 1) % cfg.eval_every == 0:
+            row = self.evaluate(round_idx, cfg.arc_final if last else cfg.arc_subset)
+            self.writer.add_eval({**row, "label": "final" if last else "global"})
+            self.bar.set_postfix(eval_loss=f"{row['eval_loss']:.3f}")
+        self._write_checkpoint(round_idx)
+        self.clients.commit()
+        self.transport.commit()
+        self.completed = round_idx
+
+    def begin_round(self, round_idx: int) -> None:
+        """Open the staging of client and transport state for ``round_idx``."""
+        self.clients.begin_round(round_idx)
+        self.transport.begin_round(round_idx)
 
     # -- the loop -----------------------------------------------------------------------------
-    def run(self, participants_for=sample_participants) -> Path:
-        """Train all remaining rounds; returns the run directory."""
-        cfg = self.cfg
+    def start(self) -> None:
+        """Write run.json and the base model's evaluation, or restore a checkpoint."""
         if self.completed >= 0:
             self._restore()
         else:
             self.writer.write_meta(self._meta())
-            self.writer.add_eval({**self.evaluate(-1, cfg.arc_final), "label": "base"})
-        bar = tqdm(range(self.completed + 1, cfg.rounds), desc=f"{cfg.method_label} rounds",
-                   disable=not self.progress, initial=self.completed + 1, total=cfg.rounds)
-        for t in bar:
-            self.clients.begin_round(t)
-            self.transport.begin_round(t)
+            self.writer.add_eval({**self.evaluate(-1, self.cfg.arc_final), "label": "base"})
+        self.bar = tqdm(total=self.cfg.rounds, initial=self.completed + 1, desc=f"{self.cfg.method_label} rounds",
+                        disable=not self.progress)
+
+    def run(self) -> Path:
+        """Train all remaining synchronous rounds; returns the run directory."""
+        self.start()
+        for t in range(self.completed + 1, self.cfg.rounds):
+            self.begin_round(t)
             rows, uploads = [], []
-            for position, client in enumerate(participants_for(cfg, t)):
-                row, upload = self._client_round(t, position, client)
+            for position, client in enumerate(sample_participants(self.cfg, t)):
+                row, down, up = self.client_work(t, position, client)
+                self.save_blobs(t, client, down, up)
                 rows.append(row)
-                uploads.append(upload)
-            t0 = time.perf_counter()
-            self.method.aggregate(uploads)
-            server_s = time.perf_counter() - t0
-            weights = np.array([r["samples"] for r in rows], dtype=float)
-            mean_loss = float(np.average([r["train_loss"] for r in rows], weights=weights))
-            self.transport.end_round(t, mean_loss)
-            for r in rows:
-                r["server_s"] = server_s
-            self.writer.add_round(rows)
-            last = t == cfg.rounds - 1
-            if last or (t + 1) % cfg.eval_every == 0:
-                row = self.evaluate(t, cfg.arc_final if last else cfg.arc_subset)
-                self.writer.add_eval({**row, "label": "final" if last else "global"})
-                bar.set_postfix(eval_loss=f"{row['eval_loss']:.3f}")
-            self._write_checkpoint(t)
-            self.clients.commit()
-            self.transport.commit()
-            self.completed = t
+                uploads.append(self.receive(client, up))
+            self.finish_round(t, rows, uploads)
+            self.bar.update()
+        self.bar.close()
         self.writer.update_meta(status="complete")
         return self.out
 
 
-def train(cfg: RunConfig, out: str | Path, progress: bool = True) -> Path:
-    """Start a new run in ``out`` (which must not hold a run already)."""
+def train(cfg: RunConfig, out: str | Path, progress: bool = True, arrivals=None) -> Path:
+    """Start a new run in ``out`` (which must not hold a run already).
+
+    ``arrivals`` (a :class:`fl_core.fedbuff.ArrivalModel`) is required for FedBuff participation.
+    """
     out = Path(out)
     if (out / "run.json").exists():
         raise RunDirError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-    return Trainer(cfg, out, progress).run()
+    trainer = Trainer(cfg, out, progress)
+    if cfg.participation == "fedbuff":
+        from fl_core.fedbuff import run_fedbuff
+
+        return run_fedbuff(trainer, arrivals)
+    return trainer.run()
 
 
 def resume(out: str | Path, progress: bool = True) -> Path:
@@ -213,4 +243,6 @@ def resume(out: str | Path, progress: bool = True) -> Path:
     meta = json.loads(meta_file.read_text())
     if meta.get("status") == "complete":
         raise RunDirError(f"{out} is already complete")
+    if meta["config"].get("participation") == "fedbuff":
+        raise RunDirError(f"{out} is an asynchronous (FedBuff) run; those cannot be resumed, start it again")
     return Trainer(RunConfig.from_dict(meta["config"]), out, progress).run()

@@ -37,6 +37,8 @@ def dense_payload(vector: torch.Tensor) -> SparseVector:
 class DenseTransport:
     """Whole adapters both ways, fp16 values (FedIT, FFA-LoRA, FLoRA, ... without EcoLoRA)."""
 
+    uploads_are_updates = False  # uploads carry whole adapters
+
     def __init__(self, method: Method) -> None:
         self.method = method
 

@@ -52,6 +52,8 @@ def _smallest(header: Header, payload: SparseVector, sparse_codec: str) -> Encod
 class EcoLoRATransport:
     """EcoLoRA's messages for a method whose global adapter has one shared layout."""
 
+    uploads_are_updates = True  # receive_upload adds the client's update to the server's global
+
     def __init__(self, method: Method, cfg: EcoLoRAConfig, state_dir: Path, completed_round: int = -1) -> None:
         self.method = method
         self.cfg = cfg

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from fl_core.config import EcoLoRAConfig, RunConfig
+from harness.params import NETWORK
 
 __all__ = ["train"]
 
@@ -46,7 +47,9 @@ def build_config(opts: dict) -> RunConfig:
         ranks=tuple(opts["ranks"]) if opts["ranks"] else RunConfig.ranks, per_category=opts["per_category"],
         eval_examples=opts["eval_examples"], eval_every=opts["eval_every"], arc_subset=opts["arc_subset"],
         arc_final=opts["arc_final"], seed=opts["seed"], threads=opts["threads"], keep_blobs=opts["blobs"],
-        ecolora=eco,
+        participation=opts["participation"], concurrency=opts["concurrency"],
+        staleness_exponent=opts["staleness_exponent"], links=tuple(n.name for n in opts["links"] or ()),
+        links_seed=opts["links_seed"], ecolora=eco,
     )
     if opts["dataset"] != "embedded" and not Path(opts["dataset"]).exists():
         from fl_core.errors import DataError
@@ -63,6 +66,11 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
         return [int(v) for v in value.split(",")]
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a comma-separated list of integers") from None
+
+
+def _links(ctx, param, value: str | None) -> list | None:
+    """Per-client links: a comma list of UP/DOWN networks, repeats allowed."""
+    return [NETWORK.convert(item, param, ctx) for item in value.split(",")] if value else None
 
 
 @click.command()
@@ -108,6 +116,14 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
 @click.option("--arc-subset", type=click.IntRange(0), default=100, show_default=True,
               help="ARC questions per level during training (0 = skip).")
 @click.option("--arc-final", type=click.IntRange(0), default=None, help="ARC questions per level at the end (default: all).")
+@click.option("--participation", type=click.Choice(["uniform", "fedbuff"]), default="uniform", show_default=True,
+              help="uniform sampling of N_t clients, or asynchronous FedBuff with a buffer of N_t.")
+@click.option("--concurrency", type=click.IntRange(1), default=None, help="FedBuff: clients in flight (default 2 N_t).")
+@click.option("--staleness-exponent", type=click.FloatRange(0), default=0.5, show_default=True,
+              help="FedBuff: an update of staleness s is weighted (1+s)^-exponent.")
+@click.option("--links", callback=_links, default=None,
+              help="Per-client links UP/DOWN Mbps, cycled by client id (FedBuff arrival order), e.g. 0.2/1,5/25.")
+@click.option("--links-seed", type=int, default=None, help="Shuffle the client-to-link assignment with this seed.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="torch CPU threads.")
 @click.option("--blobs/--no-blobs", default=True, show_default=True, help="Keep every message's bytes.")
@@ -124,7 +140,13 @@ def train(**opts) -> None:
         out = loop.resume(opts["resume_dir"], progress=opts["progress"])
     else:
         cfg = build_config(opts)
-        out = loop.train(cfg, opts["out"] or Path("runs") / cfg.method_label, progress=opts["progress"])
+        arrivals = None
+        if cfg.participation == "fedbuff":
+            from harness.arrivals import NetworkArrivals
+
+            arrivals = NetworkArrivals(cfg)
+        out = loop.train(cfg, opts["out"] or Path("runs") / cfg.method_label, progress=opts["progress"],
+                         arrivals=arrivals)
     click.echo(summary_line(out))
 
 
