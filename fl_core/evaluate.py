@@ -21,41 +21,45 @@ def mc_prompt(q: MCQuestion) -> str:
     return f"Question: {q.question}\nAnswer:"
 
 
-def _continuation_logprobs(model, tokenizer, pairs: list[tuple[str, str]], batch_size: int) -> list[float]:
-    """Sum of log-probabilities of each continuation given its context."""
-    scores: list[float] = []
-    for i in range(0, len(pairs), batch_size):
-        chunk = pairs[i : i + batch_size]
-        seqs, spans = [], []
-        for ctx, cont in chunk:
-            c_ids = tokenizer(ctx, add_special_tokens=False)["input_ids"]
-            t_ids = tokenizer(cont, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id]
-            seqs.append(c_ids + t_ids)
-            spans.append((len(c_ids), len(c_ids) + len(t_ids)))
-        width = max(map(len, seqs))
-        ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, s in enumerate(seqs):
-            ids[row, : len(s)] = torch.tensor(s)
-            mask[row, : len(s)] = 1
-        with torch.no_grad():
-            logp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
-        for row, (a, b) in enumerate(spans):
-            targets = ids[row, a:b]
-            scores.append(float(logp[row, a - 1 : b - 1].gather(-1, targets[:, None]).sum()))
+def _choice_logprobs(decoder, head, tokenizer, context: str, choices: list[str]) -> list[float]:
+    """Sum of log-probabilities of each choice given the shared context.
+
+    The context runs once and its key/value cache is shared by all choices, and the
+    output head runs only at the scored positions (a 49k-token vocabulary made projecting
+    every position the dominant cost).
+    """
+    ctx = torch.tensor([tokenizer(context, add_special_tokens=False)["input_ids"]])
+    conts = [tokenizer(c, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id] for c in choices]
+    width = max(map(len, conts))
+    ids = torch.full((len(conts), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(conts), ctx.shape[1] + width), dtype=torch.long)
+    mask[:, : ctx.shape[1]] = 1
+    for row, c in enumerate(conts):
+        ids[row, : len(c)] = torch.tensor(c)
+        mask[row, ctx.shape[1] : ctx.shape[1] + len(c)] = 1
+    with torch.no_grad():
+        first = decoder(input_ids=ctx, use_cache=True)
+        cache = first.past_key_values
+        cache.batch_repeat_interleave(len(conts))
+        hidden = decoder(input_ids=ids, attention_mask=mask, past_key_values=cache).last_hidden_state
+        last_ctx = first.last_hidden_state[0, -1:].expand(len(conts), -1)
+        scores = []
+        for row, c in enumerate(conts):
+            states = torch.cat([last_ctx[row : row + 1], hidden[row, : len(c) - 1]])
+            logp = torch.log_softmax(head(states).float(), dim=-1)
+            scores.append(float(logp.gather(-1, ids[row, : len(c), None]).sum()))
     return scores
 
 
-def mc_accuracy(model: torch.nn.Module, tokenizer, questions: list[MCQuestion], batch_size: int = 16) -> float:
+def mc_accuracy(model: torch.nn.Module, tokenizer, questions: list[MCQuestion]) -> float:
     """Share of questions whose gold choice has the highest log-likelihood (lm-eval ``acc``)."""
     if not questions:
         return float("nan")
     model.eval()
-    pairs = [(mc_prompt(q), " " + c) for q in questions for c in q.choices]
-    scores = _continuation_logprobs(model, tokenizer, pairs, batch_size)
-    correct, k = 0, 0
+    core = model.get_base_model() if hasattr(model, "get_base_model") else model
+    decoder, head = core.get_decoder(), core.get_output_embeddings()
+    correct = 0
     for q in questions:
-        chunk = scores[k : k + len(q.choices)]
-        correct += int(max(range(len(chunk)), key=chunk.__getitem__) == q.answer_index)
-        k += len(q.choices)
+        scores = _choice_logprobs(decoder, head, tokenizer, mc_prompt(q), [" " + c for c in q.choices])
+        correct += int(max(range(len(scores)), key=scores.__getitem__) == q.answer_index)
     return correct / len(questions)
