@@ -68,7 +68,7 @@ def demo(out: Path, runs_dir: Path, model: str, rounds: int, threads: int, jobs:
     for name in ("timing.csv", "summary.csv"):
         shutil.copyfile(out / "sweep" / name, out / name)
     click.echo("[3/3] plotting")
-    png = figure3(result.summary, out / "figure3.png", title=f"{model}: computation vs communication per round set")
+    png = figure3(result.summary, out / "figure3.png", title=f"{model}: computation vs communication over {rounds} rounds")
     table = communication_table([read_run(r) for r in runs])
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     cols = [c for c in ("scenario", "run", "total_s", "computation_s", "communication_s") if c in result.summary]
