@@ -1,0 +1,142 @@
+"""The tidy timing table (one row per scenario, run, round, client) and its per-run summary.
+
+A client's finish time is ``download_s + compute_s + upload_s`` (its upload starts once it
+has the whole download and has computed); the round ends with the last finisher, the
+*critical client*. Summed over rounds, the critical client's compute is the run's
+computation time and its download + upload the communication time, so
+``total_s = computation_s + communication_s`` exactly (Figure 3's stacked bars).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fl_core import atomic
+from fl_core.errors import DataError
+from harness import analytic
+from ns3_scenarios.network import Network
+from ns3_scenarios.transfers import ClientTiming, ClientTransfer, link_of
+
+TIMING_COLUMNS = [
+    "scenario", "run", "method", "up_mbps", "down_mbps", "latency_ms", "tcp", "engine", "round", "client",
+    "downlink_bytes", "uplink_bytes", "download_s", "compute_s", "upload_s", "client_finish_s", "round_s",
+    "critical_client", "critical_download_s", "critical_compute_s", "critical_upload_s", "compute_source",
+    "analytic_download_s", "analytic_upload_s",
+]
+SUMMARY_COLUMNS = [
+    "scenario", "run", "method", "up_mbps", "down_mbps", "latency_ms", "tcp", "engine", "compute_source",
+    "rounds", "total_s", "computation_s", "communication_s", "communication_share", "goodput_up_mbps",
+    "goodput_down_mbps", "analytic_communication_s",
+]
+_TEXT_COLUMNS = ("scenario", "run", "method", "tcp", "engine", "compute_source")
+
+
+def round_rows(
+    *,
+    scenario: str,
+    run: str,
+    method: str,
+    network: Network,
+    engine: str,
+    round_idx: int,
+    transfers: Sequence[ClientTransfer],
+    timings: Sequence[ClientTiming],
+    compute_source: str,
+) -> list[dict]:
+    """The timing rows of one simulated round (``timings`` in the order of ``transfers``)."""
+    timings = [ClientTiming(t.client, *(round(v, 9) for v in (t.download_done_s, t.upload_start_s, t.upload_done_s)))
+               for t in timings]  # whole nanoseconds, ns-3's resolution
+    finish = [t.upload_done_s for t in timings]
+    critical = max(range(len(timings)), key=lambda i: (finish[i], -timings[i].client))
+    crit = timings[critical]
+    rows = []
+    for transfer, timing in zip(transfers, timings):
+        link = link_of(network, transfer)
+        rows.append({
+            "scenario": scenario, "run": run, "method": method,
+            "up_mbps": link.up_mbps, "down_mbps": link.down_mbps, "latency_ms": link.latency_ms,
+            "tcp": network.tcp, "engine": engine, "round": int(round_idx), "client": timing.client,
+            "downlink_bytes": int(transfer.downlink_bytes), "uplink_bytes": int(transfer.uplink_bytes),
+            "download_s": timing.download_s, "compute_s": round(timing.compute_s, 9),
+            "upload_s": round(timing.upload_s, 9),
+            "client_finish_s": timing.upload_done_s, "round_s": crit.upload_done_s,
+            "critical_client": crit.client, "critical_download_s": crit.download_s,
+            "critical_compute_s": round(crit.compute_s, 9), "critical_upload_s": round(crit.upload_s, 9),
+            "compute_source": compute_source,
+            "analytic_download_s": analytic.transfer_s(int(transfer.downlink_bytes), link.down_bps,
+                                                       link.latency_s, network.tcp),
+            "analytic_upload_s": analytic.transfer_s(int(transfer.uplink_bytes), link.up_bps,
+                                                     link.latency_s, network.tcp),
+        })
+    return rows
+
+
+def timing_frame(rows: Iterable[dict]) -> pd.DataFrame:
+    """Rows as a timing table with the columns in their documented order."""
+    return pd.DataFrame(list(rows), columns=TIMING_COLUMNS)
+
+
+def check_columns(frame: pd.DataFrame, required: Iterable[str], what: str) -> None:
+    """``DataError`` naming every column of ``required`` that ``frame`` lacks."""
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise DataError(f"{what} lacks columns: {', '.join(missing)}")
+
+
+def _unique_or_nan(values: pd.Series) -> object:
+    unique = values.unique()
+    return unique[0] if len(unique) == 1 else np.nan
+
+
+def _goodput_mbps(nbytes: pd.Series, seconds: pd.Series) -> float:
+    used = nbytes > 0
+    total_s = seconds[used].sum()
+    return float(nbytes[used].sum() * 8 / total_s / 1e6) if total_s > 0 else np.nan
+
+
+def summarize(timing: pd.DataFrame) -> pd.DataFrame:
+    """One row per (scenario, run): total, computation and communication time, goodputs."""
+    check_columns(timing, TIMING_COLUMNS, "timing table")
+    rows = []
+    for (scenario, run), t in timing.groupby(["scenario", "run"], sort=False):
+        per_round = t.drop_duplicates("round")
+        critical = t[t["client"] == t["critical_client"]]
+        analytic_comm = (critical["analytic_download_s"] + critical["analytic_upload_s"]).sum()
+        total = per_round["round_s"].sum()
+        communication = (per_round["critical_download_s"] + per_round["critical_upload_s"]).sum()
+        rows.append({
+            "scenario": scenario, "run": run,
+            **{c: _unique_or_nan(t[c]) for c in ("method", "up_mbps", "down_mbps", "latency_ms", "tcp", "engine",
+                                                 "compute_source")},
+            "rounds": len(per_round), "total_s": total,
+            "computation_s": per_round["critical_compute_s"].sum(), "communication_s": communication,
+            "communication_share": communication / total if total > 0 else np.nan,
+            "goodput_up_mbps": _goodput_mbps(t["uplink_bytes"], t["upload_s"]),
+            "goodput_down_mbps": _goodput_mbps(t["downlink_bytes"], t["download_s"]),
+            "analytic_communication_s": analytic_comm,
+        })
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def read_timing(path: str | Path) -> pd.DataFrame:
+    """Read a timing (or summary) CSV, keeping name columns as text (a run called ``001`` stays ``"001"``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"timing table {str(path)!r} does not exist")
+    try:
+        return pd.read_csv(path, dtype={c: str for c in _TEXT_COLUMNS})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> list[Path]:
+    """Write ``frame`` atomically as ``<path>.csv`` and ``<path>.parquet``; returns both paths."""
+    base = Path(path)
+    stem = base.stem if base.suffix in (".csv", ".parquet") else base.name
+    written = [base.parent / f"{stem}.csv", base.parent / f"{stem}.parquet"]
+    for target in written:
+        atomic.write_frame(target, frame)
+    return written

@@ -1,0 +1,190 @@
+"""Network scenarios: asymmetric access links, latency, TCP config, optional shared server link.
+
+Everything is validated here, in Python, before ns-3 sees it: ns-3 aborts the whole
+process on a malformed rate or delay (see docs/NETWORK.md). Rates are bits per second,
+latency is the one-way propagation delay of each link in seconds (RTT >= 2 x latency).
+"""
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from ns3_scenarios.errors import ScenarioError
+from ns3_scenarios.tcp import TCP_CONFIGS
+
+#: Accepted link rates: 1 kbit/s to 100 Gbit/s.
+MIN_RATE_BPS = 1e3
+MAX_RATE_BPS = 100e9
+#: Accepted one-way latency: 0 to 10 s.
+MAX_LATENCY_S = 10.0
+DEFAULT_LATENCY_S = 0.05
+DEFAULT_TCP = "linux"
+
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_NETWORK_RE = re.compile(rf"^\s*{_NUMBER}\s*/\s*{_NUMBER}\s*$")
+_NETWORK_SHAPE_RE = re.compile(r"^\s*(\S+)\s*/\s*(\S+)\s*$")
+_LATENCY_RE = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(us|ms|s)\s*$")
+_LATENCY_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def check_rate(bps: float, what: str) -> float:
+    """``bps`` as a float if it is a finite rate within bounds; ``ScenarioError`` naming ``what`` otherwise."""
+    if isinstance(bps, bool) or not isinstance(bps, (int, float)):
+        raise ScenarioError(f"invalid {what} {bps!r}: expected a number of bits per second")
+    bps = float(bps)
+    if not math.isfinite(bps) or bps <= 0:
+        raise ScenarioError(f"invalid {what} {_mbps(bps)} Mbps: must be a finite rate > 0")
+    if not MIN_RATE_BPS <= bps <= MAX_RATE_BPS:
+        raise ScenarioError(
+            f"invalid {what} {_mbps(bps)} Mbps: must lie between {_mbps(MIN_RATE_BPS)} and {_mbps(MAX_RATE_BPS)} Mbps"
+        )
+    return bps
+
+
+def check_latency(seconds: float) -> float:
+    """``seconds`` as a float if it is a finite one-way latency in [0, 10 s]."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ScenarioError(f"invalid latency {seconds!r}: expected a number of seconds")
+    seconds = float(seconds)
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_LATENCY_S:
+        raise ScenarioError(f"invalid latency {seconds!r} s: must be >= 0 and <= {MAX_LATENCY_S:g} s")
+    return seconds
+
+
+def _mbps(bps: float) -> str:
+    return f"{bps / 1e6:g}"
+
+
+@dataclass(frozen=True)
+class Network:
+    """One client's access network: uplink and downlink rates, one-way latency, TCP config.
+
+    ``server_link_bps`` puts every client behind one router whose link to the server has
+    that rate (a shared bottleneck); ``None`` gives each client its own link to the server.
+    """
+
+    up_bps: float
+    down_bps: float
+    latency_s: float = DEFAULT_LATENCY_S
+    tcp: str = DEFAULT_TCP
+    server_link_bps: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "up_bps", check_rate(self.up_bps, "uplink rate"))
+        object.__setattr__(self, "down_bps", check_rate(self.down_bps, "downlink rate"))
+        object.__setattr__(self, "latency_s", check_latency(self.latency_s))
+        if self.tcp not in TCP_CONFIGS:
+            raise ScenarioError(f"unknown TCP config {self.tcp!r}: expected one of {', '.join(TCP_CONFIGS)}")
+        if self.server_link_bps is not None:
+            object.__setattr__(self, "server_link_bps", check_rate(self.server_link_bps, "server link rate"))
+
+    @property
+    def name(self) -> str:
+        """``UP/DOWN`` in Mbps, as the paper writes it: ``"1/5"``, ``"0.2/1"``."""
+        return f"{_mbps(self.up_bps)}/{_mbps(self.down_bps)}"
+
+    @property
+    def label(self) -> str:
+        """:attr:`name` plus whatever differs from the paper's setting (50 ms, linux TCP, no shared link)."""
+        parts = [self.name]
+        if self.latency_s != DEFAULT_LATENCY_S:
+            parts.append(f"{self.latency_s * 1e3:g}ms")
+        if self.tcp != DEFAULT_TCP:
+            parts.append(self.tcp)
+        if self.server_link_bps is not None:
+            parts.append(f"server {_mbps(self.server_link_bps)}Mbps")
+        return " ".join(parts)
+
+    @property
+    def up_mbps(self) -> float:
+        return self.up_bps / 1e6
+
+    @property
+    def down_mbps(self) -> float:
+        return self.down_bps / 1e6
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency_s * 1e3
+
+    def with_(self, **changes) -> Network:
+        """A copy with ``changes`` applied (and validated again)."""
+        return replace(self, **changes)
+
+
+def parse_network(text: str, latency_s: float = DEFAULT_LATENCY_S, tcp: str = DEFAULT_TCP) -> Network:
+    """Parse ``"UP/DOWN"`` in Mbps (``"0.2/1"``, ``"1/5"``) into a :class:`Network`."""
+    if not isinstance(text, str):
+        raise ScenarioError(f"invalid network {text!r}: expected UP/DOWN in Mbps, e.g. 1/5")
+    match = _NETWORK_RE.match(text)
+    if not match:
+        shape = _NETWORK_SHAPE_RE.match(text)
+        hint = "rates are plain numbers of Mbps, without units" if shape else "expected UP/DOWN in Mbps, e.g. 1/5"
+        raise ScenarioError(f"invalid network {text!r}: {hint}")
+    up, down = (float(g) for g in match.groups())
+    for value, what in ((up, "uplink"), (down, "downlink")):
+        if value <= 0:
+            raise ScenarioError(f"invalid network {text!r}: the {what} rate must be > 0 Mbps")
+    try:
+        return Network(up * 1e6, down * 1e6, latency_s, tcp)
+    except ScenarioError as exc:
+        raise ScenarioError(f"invalid network {text!r}: {exc}") from None
+
+
+def parse_latency(text: str) -> float:
+    """Parse a one-way latency with its unit (``"50ms"``, ``"0.05s"``, ``"500us"``) into seconds.
+
+    A bare number is refused: ns-3 itself reads ``"50"`` as 50 *seconds*, which is never meant.
+    """
+    if not isinstance(text, str):
+        raise ScenarioError(f"invalid latency {text!r}: expected a number with a unit, e.g. 50ms or 0.05s")
+    match = _LATENCY_RE.match(text)
+    if not match:
+        if re.fullmatch(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*", text):
+            raise ScenarioError(f"invalid latency {text!r}: give a unit (us, ms or s), e.g. 50ms")
+        raise ScenarioError(f"invalid latency {text!r}: expected a number with a unit, e.g. 50ms or 0.05s")
+    value = float(match.group(1)) * _LATENCY_UNITS[match.group(2)]
+    if value < 0:
+        raise ScenarioError(f"invalid latency {text!r}: must be >= 0")
+    if value > MAX_LATENCY_S:
+        raise ScenarioError(f"invalid latency {text!r}: must be <= {MAX_LATENCY_S:g} s")
+    return value
+
+
+def parse_network_list(text: str, latency_s: float = DEFAULT_LATENCY_S, tcp: str = DEFAULT_TCP) -> list[Network]:
+    """Parse a comma-separated list of networks (``"0.2/1,1/5"``); duplicates are refused."""
+    if not isinstance(text, str) or not text.strip():
+        raise ScenarioError(
+            f"invalid network list {text!r}: expected UP/DOWN pairs separated by commas, e.g. 0.2/1,1/5"
+        )
+    networks = [parse_network(item, latency_s, tcp) for item in text.split(",")]
+    names = [n.name for n in networks]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ScenarioError(f"invalid network list {text!r}: {', '.join(duplicates)} given twice")
+    return networks
+
+
+#: The paper's four bandwidth scenarios (Section 4.3), each with 50 ms latency.
+PRESETS: dict[str, Network] = {n.name: n for n in (parse_network(t) for t in ("0.2/1", "1/5", "2/10", "5/25"))}
+
+
+def heterogeneous_links(
+    n_clients: int, mix: Sequence[str | Network] | None = None, seed: int = 0
+) -> list[Network]:
+    """One network per client, drawn uniformly from ``mix`` (default: the presets) with ``seed``.
+
+    The same ``(n_clients, mix, seed)`` always gives the same list.
+    """
+    if isinstance(n_clients, bool) or not isinstance(n_clients, int) or n_clients < 1:
+        raise ScenarioError(f"invalid client count {n_clients!r}: expected an integer >= 1")
+    if mix is None:
+        mix = list(PRESETS.values())
+    choices = [m if isinstance(m, Network) else parse_network(m) for m in mix]
+    if not choices:
+        raise ScenarioError("invalid network mix: it is empty")
+    rng = random.Random(seed)
+    return [rng.choice(choices) for _ in range(n_clients)]
