@@ -9,12 +9,11 @@ from ns3_scenarios.network import Network, parse_network
 from ns3_scenarios.worker import shared_worker
 
 
-def client_links(cfg: RunConfig) -> list[Network]:
-    """Client c's network: ``cfg.links`` cycled by client id, shuffled with ``cfg.links_seed`` if set."""
-    nets = [parse_network(text) for text in cfg.links]
-    assignment = [nets[c % len(nets)] for c in range(cfg.n_clients)]
-    if cfg.links_seed is not None:
-        order = np.random.default_rng(cfg.links_seed).permutation(cfg.n_clients)
+def assign_links(links: list[Network], n_clients: int, seed: int | None) -> list[Network]:
+    """Client c's network: ``links`` cycled by client id, the assignment shuffled with ``seed`` if given."""
+    assignment = [links[c % len(links)] for c in range(n_clients)]
+    if seed is not None:
+        order = np.random.default_rng(seed).permutation(n_clients)
         assignment = [assignment[i] for i in order]
     return assignment
 
@@ -23,7 +22,7 @@ class NetworkArrivals:
     """An ``fl_core.fedbuff.ArrivalModel`` backed by isolated ns-3 TCP flows (run in a worker process)."""
 
     def __init__(self, cfg: RunConfig) -> None:
-        self.links = client_links(cfg)
+        self.links = assign_links([parse_network(text) for text in cfg.links], cfg.n_clients, cfg.links_seed)
 
     def transfer_times(self, client: int, downlink_bytes: int, uplink_bytes: int) -> tuple[float, float]:
         """(download s, upload s) of this client's messages on its link."""

@@ -96,3 +96,8 @@ def scenario_options(command: Any) -> Any:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def links_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list | None:
+    """Per-client links: a comma list of UP/DOWN networks in Mbps, repeats allowed."""
+    return [NETWORK.convert(item, param, ctx) for item in value.split(",")] if value else None

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from fl_core.config import EcoLoRAConfig, RunConfig
-from harness.params import NETWORK
+from harness.params import links_option
 
 __all__ = ["train"]
 
@@ -68,11 +68,6 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
         raise click.BadParameter(f"{value!r} is not a comma-separated list of integers") from None
 
 
-def _links(ctx, param, value: str | None) -> list | None:
-    """Per-client links: a comma list of UP/DOWN networks, repeats allowed."""
-    return [NETWORK.convert(item, param, ctx) for item in value.split(",")] if value else None
-
-
 @click.command()
 @click.option("--method", default="fedit", show_default=True,
               help="fedit | ffa-lora | flora | hlora | celora, optionally '+ecolora' (e.g. fedit+ecolora).")
@@ -121,7 +116,7 @@ def _links(ctx, param, value: str | None) -> list | None:
 @click.option("--concurrency", type=click.IntRange(1), default=None, help="FedBuff: clients in flight (default 2 N_t).")
 @click.option("--staleness-exponent", type=click.FloatRange(0), default=0.5, show_default=True,
               help="FedBuff: an update of staleness s is weighted (1+s)^-exponent.")
-@click.option("--links", callback=_links, default=None,
+@click.option("--links", callback=links_option, default=None,
               help="Per-client links UP/DOWN Mbps, cycled by client id (FedBuff arrival order), e.g. 0.2/1,5/25.")
 @click.option("--links-seed", type=int, default=None, help="Shuffle the client-to-link assignment with this seed.")
 @click.option("--seed", type=int, default=0, show_default=True)
