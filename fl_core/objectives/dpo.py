@@ -10,12 +10,15 @@ log-probability is the sum over its response tokens (and the closing eos), given
 
 The base never changes, so a pair's reference log-probabilities are computed once, on the
 pair's first use, and cached on the prepared item. Reference and evaluation log-probabilities
-are computed one pair per forward pass (its two sequences alone), so they do not depend on
-which other pairs share a batch: at the base model the implicit reward margin is exactly 0.
+are computed one pair at a time (its prompt once, both responses on the prompt's key/value
+cache), so they do not depend on which other pairs share a batch: at the base model the
+implicit reward margin is exactly 0. Training steps put a whole batch (chosen and rejected
+rows) through one forward pass. The output head runs only at scored (response) positions.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -44,6 +47,7 @@ class PreferenceItem:
     rejected: TokenizedExample
     ref_chosen: float | None = None
     ref_rejected: float | None = None
+    evaluated: tuple[bytes, float, float] | None = None  # (adapter digest, log pi(y_w|x), log pi(y_l|x))
 
 
 def tokenize_pair(pair: PreferencePair, tokenizer, max_len: int) -> PreferenceItem:
@@ -69,16 +73,60 @@ def tokenize_pair(pair: PreferencePair, tokenizer, max_len: int) -> PreferenceIt
     return PreferenceItem(one(c_ids), one(r_ids))
 
 
+def _core(model: torch.nn.Module) -> torch.nn.Module:
+    """The causal LM under a peft wrapper (its LoRA layers follow the wrapper's adapter switch)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _scored_logps(core: torch.nn.Module, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log pi(target) from the hidden states that predict it: the output head runs only there
+    (projecting every position onto a 49k vocabulary would dominate the cost)."""
+    logits = core.get_output_embeddings()(states).float()
+    cap = getattr(core.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return -F.cross_entropy(logits, targets, reduction="none")
+
+
 def sequence_logps(model: torch.nn.Module, rows: list[TokenizedExample], pad_id: int) -> torch.Tensor:
     """Sum of log pi(token) over each row's labelled (response) tokens; shape ``[len(rows)]``."""
     batch = collate(rows, pad_id)
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    core = _core(model)
+    hidden = core.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     labels = batch["labels"][:, 1:]
-    mask = labels != IGNORE
-    token_logps = -F.cross_entropy(
-        logits[:, :-1].float().transpose(1, 2), labels.clamp_min(0), reduction="none"
-    )
-    return (token_logps * mask).sum(dim=-1)
+    scored = labels != IGNORE
+    token_logps = _scored_logps(core, hidden[:, :-1][scored], labels[scored])
+    return torch.zeros(len(rows), dtype=token_logps.dtype).index_add(0, scored.nonzero()[:, 0], token_logps)
+
+
+def pair_logps(model: torch.nn.Module, item: "PreferenceItem", pad_id: int) -> tuple[float, float]:
+    """(log pi(y_w|x), log pi(y_l|x)) without gradients: the shared prompt runs once and its
+    key/value cache serves both responses."""
+    n = item.chosen.labels.count(IGNORE)
+    if n == 0:
+        out = sequence_logps(model, [item.chosen, item.rejected], pad_id)
+        return float(out[0]), float(out[1])
+    core = _core(model)
+    decoder = core.get_decoder()
+    conts = [item.chosen.input_ids[n:], item.rejected.input_ids[n:]]
+    width = max(map(len, conts))
+    ids = torch.full((2, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((2, n + width), dtype=torch.long)
+    mask[:, :n] = 1
+    for row, c in enumerate(conts):
+        ids[row, : len(c)] = torch.tensor(c)
+        mask[row, n : n + len(c)] = 1
+    with torch.no_grad():
+        first = decoder(input_ids=torch.tensor([item.chosen.input_ids[:n]]), use_cache=True)
+        cache = first.past_key_values
+        cache.batch_repeat_interleave(2)
+        hidden = decoder(input_ids=ids, attention_mask=mask, past_key_values=cache).last_hidden_state
+        last_prompt = first.last_hidden_state[0, -1:]
+        out = []
+        for row, c in enumerate(conts):
+            states = torch.cat([last_prompt, hidden[row, : len(c) - 1]])
+            out.append(float(_scored_logps(core, states, ids[row, : len(c)]).sum()))
+    return out[0], out[1]
 
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
@@ -86,6 +134,16 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_cho
     """Per-pair DPO loss ``-log sigma(beta * margin)`` (Rafailov et al., 2023, Eq. 7)."""
     margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected)
     return -F.logsigmoid(beta * margin)
+
+
+def adapter_digest(model: torch.nn.Module) -> bytes:
+    """A digest of the LoRA weights now in ``model``: evaluation log-probs are reused only under it."""
+    h = hashlib.blake2b(digest_size=16)
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            h.update(name.encode())
+            h.update(p.detach().contiguous().numpy().tobytes())
+    return h.digest()
 
 
 @contextlib.contextmanager
@@ -121,9 +179,26 @@ class DPOObjective:
 
     # -- log-probabilities ---------------------------------------------------------------
     def _pair_logps(self, model: torch.nn.Module, item: PreferenceItem) -> tuple[float, float]:
-        """(log pi(y_w|x), log pi(y_l|x)) of one pair, computed in a forward pass of its own."""
-        out = sequence_logps(model, [item.chosen, item.rejected], self.pad_id)
-        return float(out[0]), float(out[1])
+        """(log pi(y_w|x), log pi(y_l|x)) of one pair, computed in forward passes of its own."""
+        return pair_logps(model, item, self.pad_id)
+
+    def evaluated_logps(self, model: torch.nn.Module, items: list[PreferenceItem]) -> torch.Tensor:
+        """Policy log-probs ``[len(items), 2]`` without gradients, one pair per forward pass.
+
+        Memoised on each item under a digest of the adapter weights, so the held-out loss and
+        :meth:`extra_metrics` of one evaluation share a single pass over the pairs.
+        """
+        digest = adapter_digest(model)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for item in items:
+                    if item.evaluated is None or item.evaluated[0] != digest:
+                        item.evaluated = (digest, *self._pair_logps(model, item))
+        finally:
+            model.train(was_training)
+        return torch.tensor([i.evaluated[1:] for i in items], dtype=torch.float64)
 
     def ensure_reference(self, model: torch.nn.Module, items: list[PreferenceItem]) -> None:
         """Fill the base model's log-probs of every item that lacks them (adapters disabled)."""
@@ -141,13 +216,20 @@ class DPOObjective:
 
     # -- the objective ---------------------------------------------------------------------
     def loss(self, model: torch.nn.Module, items: list[PreferenceItem]) -> torch.Tensor:
-        """Mean DPO loss of one batch (chosen and rejected sequences in one forward pass)."""
+        """Mean DPO loss of one batch.
+
+        With gradients (training) the chosen and rejected sequences of the batch go through one
+        forward pass; without (evaluation) the memoised per-pair log-probs are used.
+        """
         self.ensure_reference(model, items)
-        logps = sequence_logps(model, [i.chosen for i in items] + [i.rejected for i in items], self.pad_id)
-        n = len(items)
-        ref_c = torch.tensor([i.ref_chosen for i in items], dtype=logps.dtype)
-        ref_r = torch.tensor([i.ref_rejected for i in items], dtype=logps.dtype)
-        return dpo_loss(logps[:n], logps[n:], ref_c, ref_r, self.beta).mean()
+        if torch.is_grad_enabled():
+            logps = sequence_logps(model, [i.chosen for i in items] + [i.rejected for i in items], self.pad_id)
+            chosen, rejected = logps[: len(items)], logps[len(items):]
+        else:
+            chosen, rejected = self.evaluated_logps(model, items).to(torch.float32).unbind(dim=1)
+        ref_c = torch.tensor([i.ref_chosen for i in items], dtype=chosen.dtype)
+        ref_r = torch.tensor([i.ref_rejected for i in items], dtype=chosen.dtype)
+        return dpo_loss(chosen, rejected, ref_c, ref_r, self.beta).mean()
 
     def train(self, method, items: list[PreferenceItem], steps: int, batch_size: int, lr: float, rng) -> float:
         """Local DPO steps on one client's pairs."""
@@ -167,9 +249,7 @@ class DPOObjective:
         if not items:
             return {}
         self.ensure_reference(model, items)
-        model.eval()
-        with torch.no_grad():
-            logps = np.array([self._pair_logps(model, i) for i in items])
+        logps = self.evaluated_logps(model, items).numpy()
         ref = np.array([(i.ref_chosen, i.ref_rejected) for i in items])
         reward = self.beta * (logps - ref)
         margin = reward[:, 0] - reward[:, 1]
