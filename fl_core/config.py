@@ -120,9 +120,11 @@ class RunConfig:
         from fl_core.methods import get_method
         from fl_core.objectives import OBJECTIVES
 
-        get_method(self.method)
+        method = get_method(self.method)
         if self.objective not in OBJECTIVES:
             raise ConfigError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if self.objective not in method.objectives:
+            raise ConfigError(f"method {self.method!r} does not support objective {self.objective!r}")
         if self.partition not in PARTITIONERS:
             raise ConfigError(f"unknown partition {self.partition!r}; choose one of {', '.join(sorted(PARTITIONERS))}")
         if self.ecolora is not None:

@@ -49,6 +49,7 @@ class Trainer:
         self.base = load_base_model(cfg.model, cfg.seed)
         self.federation: Federation = build_federation(cfg, load_examples(cfg))
         self.method: Method = get_method(cfg.method)(cfg, self.base)
+        self.method.bind_federation(self.federation)
         self.objective = get_objective(cfg.objective, self.base.tokenizer, cfg)
         self.state_dir = self.out / "state"
         self.completed = self._read_checkpoint()
@@ -59,12 +60,11 @@ class Trainer:
         self.heldout = self.objective.prepare(self.federation.heldout)
 
     def _make_transport(self):
-        from fl_core.methods.ecolora import EcoLoRATransport
         from fl_core.transport import DenseTransport
 
         if self.cfg.ecolora is None:
             return DenseTransport(self.method)
-        return EcoLoRATransport(self.method, self.cfg.ecolora, self.state_dir, self.completed)
+        return self.method.make_ecolora_transport(self.cfg.ecolora, self.state_dir, self.completed)
 
     # -- checkpoint -------------------------------------------------------------------------
     def _read_checkpoint(self) -> int:

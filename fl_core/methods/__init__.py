@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from fl_core.errors import ConfigError
 from fl_core.methods.base import Method
+from fl_core.methods.celora import CELoRA
 from fl_core.methods.fedit import FedIT
 from fl_core.methods.ffa_lora import FFALoRA
+from fl_core.methods.flora import FLoRA
+from fl_core.methods.hlora import HLoRA
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (FedIT, FFALoRA)}
+METHODS: dict[str, type[Method]] = {m.name: m for m in (FedIT, FFALoRA, FLoRA, HLoRA, CELoRA)}
 
 
 def get_method(name: str) -> type[Method]:

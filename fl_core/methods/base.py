@@ -50,6 +50,7 @@ class Method:
     exchanged_kinds = "AB"  # what travels
     trained_kinds = "AB"  # what the local optimiser updates
     composes_with_ecolora = True
+    objectives = ("sft", "dpo")  # local objectives the method supports
 
     def __init__(self, cfg: RunConfig, base: BaseModel) -> None:
         self.cfg = cfg
@@ -147,3 +148,14 @@ class Method:
     def client_rank(self, client: int) -> int:
         """LoRA rank a client trains with."""
         return self.cfg.rank
+
+    # -- hooks for methods that need more than the vectors ----------------------------------
+    def bind_federation(self, federation) -> None:
+        """Called once by the loop after the method is built: the run's ``Federation`` (its
+        per-client category histograms are CE-LoRA's privacy-preserving data summary)."""
+
+    def make_ecolora_transport(self, cfg, state_dir, completed_round: int = -1):
+        """The EcoLoRA transport for this method (FLoRA's stacked downloads need their own)."""
+        from fl_core.methods.ecolora import EcoLoRATransport
+
+        return EcoLoRATransport(self, cfg, state_dir, completed_round)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fl_core.adapter import Layout
 from fl_core.client_state import ClientState, ClientStore
 from fl_core.codec.payload import SparseVector
 from fl_core.codec.segments import segment_bounds, segment_of
@@ -58,10 +59,8 @@ class EcoLoRATransport:
         self.method = method
         self.cfg = cfg
         self.layout = method.layout
-        n = self.layout.numel
-        self.bounds = segment_bounds(n, cfg.n_segments if cfg.round_robin else 1)
-        masks = self.layout.kind_mask
-        self.kind_masks = {k: masks[k] for k in "AB" if k in masks}
+        self._geometries: dict[bytes, tuple[list, dict]] = {}
+        self.bounds, self.kind_masks = self._geometry(self.layout)
         self.broadcast = method.global_vector.clone()  # G~
         self.server_view = ClientStore(Path(state_dir) / "server_view", completed_round)
         self.loss0: float | None = None
@@ -80,13 +79,23 @@ class EcoLoRATransport:
         return (adaptive_k(c.k_max, c.k_min_a, c.gamma_a, self.loss0, self.loss_prev),
                 adaptive_k(c.k_max, c.k_min_b, c.gamma_b, self.loss0, self.loss_prev))
 
-    def _groups(self, start: int, end: int, k: tuple[float, float]) -> list:
-        return [(self.kind_masks[kind][start:end].nonzero().squeeze(1), kk)
-                for kind, kk in zip("AB", k) if kind in self.kind_masks]
+    def _geometry(self, layout: Layout) -> tuple[list, dict]:
+        """Segment bounds and A/B masks of a layout: the shared one, or a client's own (FLoRA's ranks)."""
+        if layout.fingerprint not in self._geometries:
+            masks = layout.kind_mask
+            self._geometries[layout.fingerprint] = (
+                segment_bounds(layout.numel, self.cfg.n_segments if self.cfg.round_robin else 1),
+                {k: masks[k] for k in "AB" if k in masks})
+        return self._geometries[layout.fingerprint]
 
-    def _sparsify(self, update: torch.Tensor, residual: torch.Tensor, start: int, end: int, k: tuple[float, float]):
+    def _groups(self, start: int, end: int, k: tuple[float, float], kind_masks: dict | None = None) -> list:
+        masks = self.kind_masks if kind_masks is None else kind_masks
+        return [(masks[kind][start:end].nonzero().squeeze(1), kk) for kind, kk in zip("AB", k) if kind in masks]
+
+    def _sparsify(self, update: torch.Tensor, residual: torch.Tensor, start: int, end: int, k: tuple[float, float],
+                  kind_masks: dict | None = None):
         """Top-k with error feedback on ``update[start:end]`` (Eq. 5–6)."""
-        return sparsify_with_residual(update[start:end], residual[start:end], self._groups(start, end, k))
+        return sparsify_with_residual(update[start:end], residual[start:end], self._groups(start, end, k, kind_masks))
 
     # -- server: download -----------------------------------------------------------------
     def begin_round(self, round_idx: int) -> None:
@@ -131,20 +140,22 @@ class EcoLoRATransport:
 
     def upload(self, round_idx: int, position: int, client: int, state: ClientState) -> SentUpload:
         """Client side: sparse segment of this round's update, with residual memory."""
+        layout = self.method.upload_layout(client)
+        bounds, kind_masks = self._geometry(layout)
         after = self.method.upload_vector(client)
         update = after - state.tensors.pop("start")
-        segment = segment_of(position, round_idx, len(self.bounds))
-        start, end = self.bounds[segment]
+        segment = segment_of(position, round_idx, len(bounds))
+        start, end = bounds[segment]
         residual = state.tensors.get(RESIDUAL, torch.zeros_like(update))
         k = self.k_for_round()
-        header = Header(self.method.label, round_idx, client, SERVER, self.sparse_codec, self.layout.fingerprint,
+        header = Header(self.method.label, round_idx, client, SERVER, self.sparse_codec, layout.fingerprint,
                         start, end - start, segment if self.cfg.round_robin else -1, *k)
         if k == (1.0, 1.0):
             encoded = encode_message(Header(**{**header.__dict__, "codec": "dense-fp16"}),
                                      dense_payload(update[start:end] + residual[start:end]))
             residual[start:end] = 0
         else:
-            result = self._sparsify(update, residual, start, end, k)
+            result = self._sparsify(update, residual, start, end, k, kind_masks)
             payload = SparseVector(np.asarray(result.indices, dtype=np.int64),
                                    np.asarray(result.values, dtype=np.float16), end - start)
             encoded = encode_message(header, payload)
@@ -157,11 +168,12 @@ class EcoLoRATransport:
     # -- server: aggregate ----------------------------------------------------------------
     def receive_upload(self, data: bytes, client: int, weight: float) -> Upload:
         """Server side: the client's segment update added to the global, covering that segment."""
-        header, payload = decode_message(data, self.layout.fingerprint, self.layout.numel)
+        layout = self.method.upload_layout(client)
+        header, payload = decode_message(data, layout.fingerprint, layout.numel)
         start, end = header.offset, header.offset + header.length
         vector = self.method.server_reference(client).clone()
         vector[start:end] += payload.to_dense()
-        covered = torch.zeros(self.layout.numel, dtype=torch.bool)
+        covered = torch.zeros(layout.numel, dtype=torch.bool)
         covered[start:end] = True
         return Upload(client, vector, weight, covered)
 

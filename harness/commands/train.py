@@ -49,7 +49,7 @@ def build_config(opts: dict) -> RunConfig:
         arc_final=opts["arc_final"], seed=opts["seed"], threads=opts["threads"], keep_blobs=opts["blobs"],
         participation=opts["participation"], concurrency=opts["concurrency"],
         staleness_exponent=opts["staleness_exponent"], links=tuple(n.name for n in opts["links"] or ()),
-        links_seed=opts["links_seed"], ecolora=eco,
+        links_seed=opts["links_seed"], ecolora=eco, extra={"dpo_beta": opts["dpo_beta"]},
     )
     if opts["dataset"] != "embedded" and not Path(opts["dataset"]).exists():
         from fl_core.errors import DataError
@@ -73,6 +73,8 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
               help="fedit | ffa-lora | flora | hlora | celora, optionally '+ecolora' (e.g. fedit+ecolora).")
 @click.option("--ecolora/--no-ecolora", default=False, help="Wrap the method in EcoLoRA (same as '+ecolora').")
 @click.option("--objective", default="sft", show_default=True, help="sft (instruction tuning) or dpo.")
+@click.option("--dpo-beta", type=click.FloatRange(0, min_open=True), default=0.1, show_default=True,
+              help="DPO: strength of the KL anchor to the frozen base model.")
 @click.option("--model", default="smollm2-135m", show_default=True,
               help="smollm2-135m (offline default), tiny-llama (tests), a local HF folder or a hub id.")
 @click.option("--dataset", default="embedded", show_default=True,
@@ -156,6 +158,9 @@ def summary_line(out: Path) -> str:
     if not ev.empty:
         base, final = ev.iloc[0], ev.iloc[-1]
         parts.append(f"eval loss {base['eval_loss']:.3f} -> {final['eval_loss']:.3f}")
+        if "pref_accuracy" in ev:
+            parts.append(f"preference accuracy {base['pref_accuracy']:.3f} -> {final['pref_accuracy']:.3f} "
+                         f"(policy {base['policy_pref_accuracy']:.3f} -> {final['policy_pref_accuracy']:.3f})")
         if "arc" in ev and final.get("arc") == final.get("arc"):
             parts.append(f"ARC {base['arc']:.3f} -> {final['arc']:.3f} (easy {final['arc_easy']:.3f}, "
                          f"challenge {final['arc_challenge']:.3f})")

@@ -1,0 +1,213 @@
+"""FLoRA (Wang et al., 2024): heterogeneous ranks, stacking aggregation, a download that grows with N.
+
+Round t, with participants i = 1..N of ranks r_i and sample weights p_i = n_i / sum n:
+
+* a client re-initialises its local LoRA of rank r_i (seeded per (t, i): A random, B = 0)
+  and trains it; its upload is that adapter (r_i (in + out) values per target module);
+* the server stacks the decoded adapters, per target module
+  A_stack = [A_1; ...; A_N] (rows), B_stack = [p_1 s B_1, ..., p_N s B_N] (columns),
+  so that B_stack A_stack = sum_i p_i s B_i A_i (s the LoRA scaling, folded into B);
+* the server merges B_stack A_stack into the global model (the base weights) and sends
+  the stack to the next round's participants; each merges it into its own base weights
+  and re-initialises its local LoRA. The download has sum_i r_i (in + out) values per
+  module: it grows linearly with the number of participants (Table 1: FLoRA's total
+  traffic is ~10x its upload).
+
+Choices made here:
+
+* One shared base model stands for every client's copy. The server merges the stack once,
+  in :meth:`FLoRA.aggregate`, exactly as the wire carries it (values rounded to fp16);
+  every participant decodes its download and :meth:`FLoRA.client_start` checks that what
+  it decoded is bit-identical to what was merged, so the shortcut is exact.
+* A client that missed rounds still starts from the global merged model, and its download
+  is only the last round's stack: FLoRA's own accounting (and Table 1) counts one stack per
+  participant per round. A real straggler would need every stack it missed (or the base).
+* The stacked download is laid out block by block, ``<module>.lora_A.stack.<k>`` (r_k x in)
+  then ``<module>.lora_B.stack.<k>`` (out x r_k) for k in upload order; the receiver derives
+  this layout (and its fingerprint) from the previous round's participants and their ranks,
+  which follow from the public, seeded schedule. Round 0's download is the empty stack.
+* Composed with EcoLoRA (``flora+ecolora``, :class:`FLoRAEcoLoRATransport`): uploads are the
+  segment/top-k sparsified *update* of the fresh adapter relative to its seeded
+  initialisation (``server_reference``); the stack is then sent as its offset from the
+  seeded initial stack (A blocks minus their seeded inits, B blocks as they are since B
+  starts at 0), Golomb-coded sparse when that is smaller, which is exact (no lossy stage on
+  the download). EcoLoRA's error-feedback residual and Eq. 3 staleness mix are dropped for
+  FLoRA: the local adapter is re-initialised every round, so an unsent entry of an earlier
+  adapter means nothing to the next one.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from fl_core.adapter import Layout, TensorSpec
+from fl_core.client_state import ClientState
+from fl_core.codec.payload import SparseVector
+from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message
+from fl_core.config import EcoLoRAConfig
+from fl_core.methods.base import Upload
+from fl_core.methods.ecolora import LOCAL, RESIDUAL, EcoLoRATransport, _smallest
+from fl_core.methods.hetero import MultiRankMethod, adapter_name, fp16_exact
+from fl_core.transport import SentUpload, dense_payload
+
+
+class FLoRA(MultiRankMethod):
+    """Stacking aggregation of heterogeneous-rank LoRA adapters."""
+
+    name = "flora"
+    # DPO's frozen-base reference would move as the global adapter is merged into the base weights
+    objectives = ("sft",)
+    composes_with_ecolora = True
+
+    def __init__(self, cfg, base) -> None:
+        super().__init__(cfg, base)
+        self.stack_ranks: tuple[int, ...] = ()  # ranks of the last round's participants, in upload order
+        self.stack_vector = torch.zeros(0)  # the stacked adapter as it travels (fp16 values)
+        self.stack_from_init = False  # True: A blocks travel as offsets from their seeded inits (EcoLoRA)
+
+    # -- layouts ----------------------------------------------------------------------------
+    def stack_layout(self, ranks: tuple[int, ...]) -> Layout:
+        """Layout of the stacked adapter of participants with these ranks (in upload order)."""
+        specs = []
+        for t in self.targets:
+            specs += [TensorSpec(f"{t.prefix}.lora_A.stack.{k}", (r, t.in_features), "A") for k, r in enumerate(ranks)]
+            specs += [TensorSpec(f"{t.prefix}.lora_B.stack.{k}", (t.out_features, r), "B") for k, r in enumerate(ranks)]
+        return Layout(tuple(specs))
+
+    def download_layout(self, client: int) -> Layout:
+        return self.stack_layout(self.stack_ranks)
+
+    # -- the verbs --------------------------------------------------------------------------
+    def download_vector(self, client: int) -> torch.Tensor:
+        """The last round's stack (identical for every participant)."""
+        return self.stack_vector
+
+    def client_start(self, client: int, received: torch.Tensor, state: ClientState, round_idx: int) -> None:
+        """Merge the received stack into the base (already merged in the shared base: check it), then
+        re-initialise the local LoRA of the client's rank."""
+        self.check_round(round_idx)
+        if not torch.equal(received, self.stack_vector):
+            raise RuntimeError(f"client {client} decoded a stack that differs from the one merged into the base")
+        self.activate(self.client_rank(client))
+        self.set_vector(self.init_vector(round_idx, client), self.client_layout(client))
+
+    def server_reference(self, client: int) -> torch.Tensor:
+        """The client's seeded fresh adapter of this round: what an EcoLoRA upload is an update of."""
+        return self.init_vector(self.round, client)
+
+    def _blocks(self, uploads: list[Upload]) -> dict[str, torch.Tensor]:
+        total = sum(u.weight for u in uploads)
+        blocks = {}
+        for k, u in enumerate(uploads):
+            rank = self.client_rank(u.client)
+            layout = self.client_layout(u.client)
+            own = layout.unflatten(u.vector)
+            init = layout.unflatten(self.init_vector(self.round, u.client)) if self.stack_from_init else None
+            p = u.weight / total
+            for t in self.targets:
+                a_name, b_name = (f"{t.prefix}.lora_{kind}.{adapter_name(rank)}.weight" for kind in "AB")
+                blocks[f"{t.prefix}.lora_A.stack.{k}"] = own[a_name] if init is None else own[a_name] - init[a_name]
+                blocks[f"{t.prefix}.lora_B.stack.{k}"] = (p * self.scaling) * own[b_name]
+        return blocks
+
+    def aggregate(self, uploads: list[Upload]) -> None:
+        """Stack the decoded adapters (B scaled by p_i s) and merge the stack into the global base."""
+        ranks = tuple(self.client_rank(u.client) for u in uploads)
+        layout = self.stack_layout(ranks)
+        vector = fp16_exact(layout.flatten(self._blocks(uploads)))
+        stacked = layout.unflatten(vector)
+        inits = [self.client_layout(u.client).unflatten(self.init_vector(self.round, u.client)) for u in uploads]
+        with torch.no_grad():
+            for t in self.targets:
+                a_blocks = [stacked[f"{t.prefix}.lora_A.stack.{k}"] for k in range(len(uploads))]
+                if self.stack_from_init:
+                    a_blocks = [a + inits[k][f"{t.prefix}.lora_A.{adapter_name(r)}.weight"]
+                                for k, (a, r) in enumerate(zip(a_blocks, ranks))]
+                b_blocks = [stacked[f"{t.prefix}.lora_B.stack.{k}"] for k in range(len(uploads))]
+                self.base_weight(t).add_(torch.cat(b_blocks, 1) @ torch.cat(a_blocks, 0))
+        self.stack_ranks, self.stack_vector = ranks, vector
+        self.round += 1
+
+    def load_global(self) -> None:
+        """The global model is the merged base; the LoRA path must add nothing."""
+        self.zero_adapters()
+
+    # -- checkpoint -------------------------------------------------------------------------
+    def server_state(self) -> dict[str, torch.Tensor]:
+        state = {"round": torch.tensor(self.round), "stack_ranks": torch.tensor(self.stack_ranks, dtype=torch.int64),
+                 "stack": self.stack_vector}
+        state.update({f"weight.{i}": self.base_weight(t).detach() for i, t in enumerate(self.targets)})
+        return state
+
+    def load_server_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.round = int(state["round"])
+        self.stack_ranks = tuple(int(r) for r in state["stack_ranks"])
+        self.stack_vector = state["stack"]
+        with torch.no_grad():
+            for i, t in enumerate(self.targets):
+                self.base_weight(t).copy_(state[f"weight.{i}"])
+
+    def make_ecolora_transport(self, cfg: EcoLoRAConfig, state_dir: Path, completed_round: int = -1):
+        return FLoRAEcoLoRATransport(self, cfg, state_dir, completed_round)
+
+
+class FLoRAEcoLoRATransport(EcoLoRATransport):
+    """EcoLoRA for FLoRA: sparse segment uploads of each fresh adapter; the stack, exact, as a sparse
+    offset from the seeded initial stack.
+
+    Reuses EcoLoRA's k schedule (Eq. 4), segment selection (3.3), top-k sparsification and
+    Golomb coding (3.5) per client layout; it has no broadcast adapter to trail and no
+    per-client copies to mirror, because every round's stack is new.
+    """
+
+    def __init__(self, method: FLoRA, cfg: EcoLoRAConfig, state_dir: Path, completed_round: int = -1) -> None:
+        self.method = method
+        self.cfg = cfg
+        self._geometries = {}
+        self.loss0: float | None = None
+        self.loss_prev: float | None = None
+        self.k_down = (1.0, 1.0)
+        self.sparse_codec = "sparse-golomb" if cfg.encode else "sparse-raw"
+        method.stack_from_init = True
+
+    def begin_round(self, round_idx: int) -> None:
+        """Nothing to trail: the download is the last round's stack."""
+
+    def download(self, round_idx: int, client: int) -> Encoded:
+        """Server side: the stack's offset from its seeded initialisation, sparse-coded when smaller."""
+        layout = self.method.download_layout(client)
+        vector = self.method.download_vector(client)
+        header = Header(self.method.label, round_idx, SERVER, client, self.sparse_codec, layout.fingerprint,
+                        0, layout.numel)
+        if self.cfg.sparsify_download:
+            return _smallest(header, SparseVector.from_dense(vector), self.sparse_codec)
+        return encode_message(dataclasses.replace(header, codec="dense-fp16"), dense_payload(vector))
+
+    def receive_download(self, data: bytes, round_idx: int, client: int, state: ClientState) -> None:
+        """Client side: merge the stack and start from the fresh adapter (no Eq. 3 mix, no residual)."""
+        layout = self.method.download_layout(client)
+        _, payload = decode_message(data, layout.fingerprint, layout.numel)
+        self.method.client_start(client, payload.to_dense(), state, round_idx)
+        state.tensors.pop(RESIDUAL, None)
+        state.tensors["start"] = self.method.upload_vector(client)
+
+    def upload(self, round_idx: int, position: int, client: int, state: ClientState) -> SentUpload:
+        """EcoLoRA's sparse segment upload of the update; nothing kept for the next round."""
+        sent = super().upload(round_idx, position, client, state)
+        state.tensors.pop(LOCAL, None)
+        state.tensors.pop(RESIDUAL, None)
+        return sent
+
+    def commit(self) -> None:
+        """No server-side mirror of client copies."""
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        if self.loss0 is None:
+            return {}
+        return {"losses": torch.tensor([self.loss0, self.loss_prev], dtype=torch.float64)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if "losses" in state:
+            self.loss0, self.loss_prev = (float(x) for x in state["losses"])
