@@ -146,3 +146,30 @@ def read_run(path: str | Path) -> RunRecord:
     eval_file = path / "eval.csv"
     evals = pd.read_csv(eval_file) if eval_file.is_file() and eval_file.stat().st_size else pd.DataFrame()
     return RunRecord(path, meta, rounds, evals)
+
+
+def verify_blobs(run: RunRecord) -> int:
+    """Check every blob against its recorded size and SHA-256 and decode it; returns the count checked.
+
+    Raises ``RunDirError`` for a missing or mismatching blob and ``CodecError`` (naming the
+    file) for one that does not decode.
+    """
+    from fl_core.codec.wire import decode_message
+    from fl_core.errors import CodecError
+
+    checked = 0
+    for row in run.rounds.itertuples():
+        for direction, size, digest in (("down", row.downlink_bytes, row.downlink_sha256),
+                                        ("up", row.uplink_bytes, row.uplink_sha256)):
+            path = run.blob_path(row.round, row.client, direction)
+            if not path.is_file():
+                raise RunDirError(f"{path}: blob missing")
+            data = path.read_bytes()
+            if len(data) != size or sha256(data) != digest:
+                raise RunDirError(f"{path}: {len(data)} bytes / sha256 differ from rounds.csv ({size} bytes)")
+            try:
+                decode_message(data)
+            except CodecError as exc:
+                raise CodecError(f"{path}: {exc}") from None
+            checked += 1
+    return checked

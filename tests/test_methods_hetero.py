@@ -1,7 +1,6 @@
 """FLoRA and HLoRA: stacked downloads that grow with N, unbiased product-space aggregation, real runs."""
 from __future__ import annotations
 
-import hashlib
 
 import pytest
 import torch
@@ -15,7 +14,7 @@ from fl_core.methods.flora import FLoRA
 from fl_core.methods.hetero import adapter_name
 from fl_core.methods.hlora import HLoRA
 from fl_core.model import load_base_model
-from fl_core.rundir import read_run
+from fl_core.rundir import read_run, verify_blobs
 from fl_core.transport import DenseTransport
 
 torch.set_num_threads(1)
@@ -163,12 +162,7 @@ def test_hetero_methods_refuse_fedbuff():
 
 # -- real runs -----------------------------------------------------------------------------------
 def _check_blobs(run) -> None:
-    for row in run.rounds.itertuples():
-        for direction, size, digest in (("up", row.uplink_bytes, row.uplink_sha256),
-                                        ("down", row.downlink_bytes, row.downlink_sha256)):
-            data = run.blob_path(row.round, row.client, direction).read_bytes()
-            assert len(data) == size
-            assert hashlib.sha256(data).hexdigest() == digest
+    assert verify_blobs(run) == 2 * len(run.rounds)
 
 
 @pytest.mark.parametrize("method,ecolora", [("flora", False), ("flora", True), ("hlora", False)])
