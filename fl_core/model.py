@@ -10,6 +10,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +97,8 @@ def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0) -> BaseModel:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    # peft asks transformers for a deprecated property on every injection; nothing for users to act on
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     if spec == TINY_MODEL:
         base = _tiny_llama(seed)
     else:
