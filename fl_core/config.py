@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from fl_core.codec.segments import check_segments
 from fl_core.errors import ConfigError
 
 
@@ -36,13 +37,8 @@ class EcoLoRAConfig:
             raise ConfigError(f"k_min ({self.k_min_a}, {self.k_min_b}) must not exceed k_max={self.k_max}")
         if self.gamma_a < 0 or self.gamma_b < 0 or self.beta < 0:
             raise ConfigError("gamma_a, gamma_b and beta must be >= 0")
-        if self.n_segments < 1:
-            raise ConfigError(f"number of segments N_s={self.n_segments} must be >= 1")
-        if self.round_robin and self.n_segments > participants:
-            raise ConfigError(
-                f"N_s={self.n_segments} segments exceed the N_t={participants} participants per round: "
-                "some segments would never be uploaded (EcoLoRA requires N_s <= N_t)"
-            )
+        if self.round_robin:
+            check_segments(self.n_segments, participants)
 
 
 @dataclass

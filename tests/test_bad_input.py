@@ -70,7 +70,7 @@ CASES = [
     ("unknown-objective", TRAIN + ["--objective", "ppo"], "unknown objective"),
     ("unknown-partition", TRAIN + ["--partition", "zipf"], "unknown partition"),
     ("segments-exceed-participants", TRAIN + ["--method", "fedit+ecolora", "--segments", "5"],
-     "N_s=5 segments exceed"),
+     "N_s (=5) must not exceed the participants per round N_t (=3)"),
     ("k-above-one", TRAIN + ["--ecolora", "--k-min-a", "1.5"], "--k-min-a"),
     ("k-zero", TRAIN + ["--ecolora", "--fixed-k", "0"], "--fixed-k"),
     ("participants-above-clients", TRAIN + ["--participants", "20"], "participants per round"),

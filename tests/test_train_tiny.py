@@ -63,5 +63,5 @@ def test_ecolora_ablations_change_the_byte_streams(tiny_cfg, tmp_path):
 def test_refuses_more_segments_than_participants(tiny_cfg, tmp_path):
     from fl_core.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="N_s=5 segments exceed the N_t=3"):
+    with pytest.raises(ConfigError, match=r"N_s \(=5\) must not exceed the participants per round N_t \(=3\)"):
         loop.train(tiny_cfg(ecolora=EcoLoRAConfig(n_segments=5)), tmp_path / "x", progress=False)
