@@ -112,7 +112,7 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        from fl_core.data.partition import PARTITIONERS
+        from fl_core.data.partition import get_partitioner
         from fl_core.methods import get_method
         from fl_core.objectives import OBJECTIVES
 
@@ -121,8 +121,7 @@ class RunConfig:
             raise ConfigError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
         if self.objective not in method.objectives:
             raise ConfigError(f"method {self.method!r} does not support objective {self.objective!r}")
-        if self.partition not in PARTITIONERS:
-            raise ConfigError(f"unknown partition {self.partition!r}; choose one of {', '.join(sorted(PARTITIONERS))}")
+        get_partitioner(self.partition)
         if self.ecolora is not None:
             self.ecolora.validate(self.participants)
 

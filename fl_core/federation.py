@@ -8,9 +8,9 @@ import numpy as np
 from fl_core.config import RunConfig
 from fl_core.data import embedded
 from fl_core.data.loaders import load_instruction_data, load_ultrafeedback
-from fl_core.data.partition import PARTITIONERS
+from fl_core.data.partition import get_partitioner, skew
 from fl_core.data.records import Example, MCQuestion, PreferencePair
-from fl_core.errors import ConfigError, DataError
+from fl_core.errors import DataError
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Federation:
     heldout: list[Example]
     categories: list[str]
     histograms: dict[int, dict[str, int]]
+    skew: float  # mean total-variation distance of client category mixes from the global mix
 
     def weight(self, client: int) -> int:
         """n_i of Eq. 1–2: the client's number of samples."""
@@ -46,8 +47,7 @@ def load_preference_pairs(cfg: RunConfig) -> list[PreferencePair]:
 
 def build_federation(cfg: RunConfig, examples: list[Example]) -> Federation:
     """Hold out ``eval_examples`` (seeded), then partition the rest over ``n_clients``."""
-    if cfg.partition not in PARTITIONERS:
-        raise ConfigError(f"unknown partition {cfg.partition!r}; choose one of {', '.join(sorted(PARTITIONERS))}")
+    partitioner = get_partitioner(cfg.partition)
     rng = np.random.default_rng([cfg.seed, 7])
     order = rng.permutation(len(examples))
     n_eval = min(cfg.eval_examples, len(examples) // 5)
@@ -55,7 +55,7 @@ def build_federation(cfg: RunConfig, examples: list[Example]) -> Federation:
     pool = [examples[i] for i in order[n_eval:]]
     if len(pool) < cfg.n_clients:
         raise DataError(f"{len(pool)} training examples cannot be split over {cfg.n_clients} clients")
-    parts = PARTITIONERS[cfg.partition](pool, cfg.n_clients, cfg.alpha, cfg.seed)
+    parts = partitioner(pool, cfg.n_clients, cfg.alpha, cfg.seed)
     clients = [[pool[i] for i in part] for part in parts]
     histograms = {}
     for c, shard in enumerate(clients):
@@ -63,7 +63,8 @@ def build_federation(cfg: RunConfig, examples: list[Example]) -> Federation:
         for e in shard:
             counts[e.category] = counts.get(e.category, 0) + 1
         histograms[c] = counts
-    return Federation(clients, heldout, sorted({e.category for e in pool}), histograms)
+    return Federation(clients, heldout, sorted({e.category for e in pool}), histograms,
+                      skew(parts, [e.category for e in pool]))
 
 
 def sample_participants(cfg: RunConfig, round_idx: int) -> list[int]:

@@ -97,6 +97,7 @@ class Trainer:
             "adapter": {"exchanged_elements": self.method.layout.numel, "tensors": len(self.method.layout.tensors),
                         "fingerprint": self.method.layout.fingerprint.hex()},
             "data": {"clients": len(self.federation.clients), "heldout": len(self.federation.heldout),
+                     "partition": self.cfg.partition, "category_skew": self.federation.skew,
                      "categories": self.federation.categories,
                      "client_histograms": {str(k): v for k, v in self.federation.histograms.items()}},
             "compute_source": "measured on this machine (train_s + encode_s + decode_s per client)",

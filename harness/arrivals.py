@@ -1,21 +1,17 @@
 """Arrival times for asynchronous training, from ns-3 flows over each client's own link."""
 from __future__ import annotations
 
-import numpy as np
-
 from fl_core.config import RunConfig
 from ns3_scenarios.flows import flow_time
-from ns3_scenarios.network import Network, parse_network
+from ns3_scenarios.network import Network, heterogeneous_links, parse_network
 from ns3_scenarios.worker import shared_worker
 
 
 def assign_links(links: list[Network], n_clients: int, seed: int | None) -> list[Network]:
-    """Client c's network: ``links`` cycled by client id, the assignment shuffled with ``seed`` if given."""
-    assignment = [links[c % len(links)] for c in range(n_clients)]
+    """Client c's network: ``links`` cycled by client id, or drawn uniformly from them with ``seed``."""
     if seed is not None:
-        order = np.random.default_rng(seed).permutation(n_clients)
-        assignment = [assignment[i] for i in order]
-    return assignment
+        return heterogeneous_links(n_clients, links, seed)
+    return [links[c % len(links)] for c in range(n_clients)]
 
 
 class NetworkArrivals:

@@ -55,11 +55,6 @@ def _simulate_flow(nbytes: int, rate: float, reverse: float, latency: float, tcp
         return simcore.check_done(done, nbytes, f"flow at {rate / 1e6:g} Mbps", horizon)
 
 
-def cache_size() -> int:
-    """How many distinct flows this process has simulated."""
-    return len(_CACHE)
-
-
 def isolated_round(network: Network, transfers: Sequence[ClientTransfer]) -> list[ClientTiming]:
     """One synchronous round composed from cached isolated flows (no shared server link).
 

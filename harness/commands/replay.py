@@ -18,7 +18,8 @@ __all__ = ["replay"]
 @click.option("--links", callback=links_option, default=None,
               help="Heterogeneous clients: per-client UP/DOWN links cycled by client id (e.g. 0.2/1,1/5,5/25); "
                    "--network then only names the scenario's default.")
-@click.option("--links-seed", type=int, default=None, help="Shuffle the client-to-link assignment with this seed.")
+@click.option("--links-seed", type=int, default=None,
+              help="Draw each client's link uniformly from --links with this seed.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for timing.{csv,parquet} and summary.{csv,parquet}.")
 def replay(run: Path, network, latency: float, tcp: str, compute_scale: float | None,

@@ -120,7 +120,8 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
               help="FedBuff: an update of staleness s is weighted (1+s)^-exponent.")
 @click.option("--links", callback=links_option, default=None,
               help="Per-client links UP/DOWN Mbps, cycled by client id (FedBuff arrival order), e.g. 0.2/1,5/25.")
-@click.option("--links-seed", type=int, default=None, help="Shuffle the client-to-link assignment with this seed.")
+@click.option("--links-seed", type=int, default=None,
+              help="Draw each client's link uniformly from --links with this seed.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="torch CPU threads.")
 @click.option("--blobs/--no-blobs", default=True, show_default=True, help="Keep every message's bytes.")
