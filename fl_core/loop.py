@@ -9,6 +9,7 @@ with the same bytes an uninterrupted run would have produced.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -92,7 +93,7 @@ class Trainer:
             "run_name": self.out.name, "method": self.cfg.method_label, "base_method": self.cfg.method,
             "objective": self.cfg.objective, "config": self.cfg.to_dict(), "versions": _versions(),
             "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                        "cpus": __import__("os").cpu_count(), "threads": self.cfg.threads},
+                        "cpus": os.cpu_count(), "threads": self.cfg.threads},
             "model": {"name": self.base.name, "parameters": sum(p.numel() for p in model.parameters())},
             "adapter": {"exchanged_elements": self.method.layout.numel, "tensors": len(self.method.layout.tensors),
                         "fingerprint": self.method.layout.fingerprint.hex()},
