@@ -23,6 +23,7 @@ adapter and returns through Eq. 3.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +44,9 @@ LOCAL, RESIDUAL, KNOWN = "local", "residual", "known_global"
 
 def _smallest(header: Header, payload: SparseVector, sparse_codec: str) -> Encoded:
     """Frame with the sparse codec, or dense fp16 when that is smaller (a dense diff)."""
-    sparse = encode_message(Header(**{**header.__dict__, "codec": sparse_codec}), payload)
+    sparse = encode_message(replace(header, codec=sparse_codec), payload)
     if 2 * payload.length < len(sparse.data) - sparse.header_bytes:
-        return encode_message(Header(**{**header.__dict__, "codec": "dense-fp16"}), SparseVector(
-            np.arange(payload.length, dtype=np.int64), payload.to_dense().numpy().astype(np.float16), payload.length))
+        return encode_message(replace(header, codec="dense-fp16"), dense_payload(payload.to_dense()))
     return sparse
 
 
@@ -151,7 +151,7 @@ class EcoLoRATransport:
         header = Header(self.method.label, round_idx, client, SERVER, self.sparse_codec, layout.fingerprint,
                         start, end - start, segment if self.cfg.round_robin else -1, *k)
         if k == (1.0, 1.0):
-            encoded = encode_message(Header(**{**header.__dict__, "codec": "dense-fp16"}),
+            encoded = encode_message(replace(header, codec="dense-fp16"),
                                      dense_payload(update[start:end] + residual[start:end]))
             residual[start:end] = 0
         else:
