@@ -55,7 +55,7 @@ def _simulate_flow(nbytes: int, rate: float, reverse: float, latency: float, tcp
         return simcore.check_done(done, nbytes, f"flow at {rate / 1e6:g} Mbps", horizon)
 
 
-def isolated_round(network: Network, transfers: Sequence[ClientTransfer]) -> list[ClientTiming]:
+def isolated_round(network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0) -> list[ClientTiming]:
     """One synchronous round composed from cached isolated flows (no shared server link).
 
     Per client: download completion, + compute, + upload completion. Matches
@@ -65,6 +65,9 @@ def isolated_round(network: Network, transfers: Sequence[ClientTransfer]) -> lis
     check_round(network, transfers)
     if network.server_link_bps is not None:
         raise ScenarioError("isolated flows cannot model a shared server link; simulate the full star")
+    for t in transfers:
+        if link_of(network, t).impaired:
+            raise ScenarioError(f"client {t.client}: impairments are not simulated yet")
     timings = []
     for t in transfers:
         link = link_of(network, t)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ns3_scenarios.errors import ScenarioError
+from ns3_scenarios.links import NONE, Connection, CrossTraffic, Impairments, Queue, cross_tuple
 from ns3_scenarios.tcp import TCP_CONFIGS
 
 #: Accepted link rates: 1 kbit/s to 100 Gbit/s.
@@ -64,6 +65,10 @@ class Network:
 
     ``server_link_bps`` puts every client behind one router whose link to the server has
     that rate (a shared bottleneck); ``None`` gives each client its own link to the server.
+    The optional impairments (:mod:`ns3_scenarios.links`) default to none, which simulates
+    exactly as a network without them: ``up``/``down`` per direction (loss, capacity trace),
+    ``queue`` the access link's buffer, ``cross`` competing traffic, ``connection`` how
+    messages map onto TCP connections.
     """
 
     up_bps: float
@@ -71,6 +76,11 @@ class Network:
     latency_s: float = DEFAULT_LATENCY_S
     tcp: str = DEFAULT_TCP
     server_link_bps: float | None = None
+    up: Impairments = NONE
+    down: Impairments = NONE
+    queue: Queue | None = None
+    cross: tuple[CrossTraffic, ...] = ()
+    connection: Connection = Connection()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "up_bps", check_rate(self.up_bps, "uplink rate"))
@@ -80,6 +90,49 @@ class Network:
             raise ScenarioError(f"unknown TCP config {self.tcp!r}: expected one of {', '.join(TCP_CONFIGS)}")
         if self.server_link_bps is not None:
             object.__setattr__(self, "server_link_bps", check_rate(self.server_link_bps, "server link rate"))
+        for name in ("up", "down"):
+            if not isinstance(getattr(self, name), Impairments):
+                raise ScenarioError(f"invalid {name} {getattr(self, name)!r}: expected Impairments")
+        if self.queue is not None and not isinstance(self.queue, Queue):
+            raise ScenarioError(f"invalid queue {self.queue!r}: expected a Queue")
+        if self.queue is not None and self.queue.is_default:
+            object.__setattr__(self, "queue", None)  # ns-3's default buffer: the same as no setting
+        object.__setattr__(self, "cross", cross_tuple(self.cross))
+        if not isinstance(self.connection, Connection):
+            raise ScenarioError(f"invalid connection {self.connection!r}: expected a Connection")
+
+    @property
+    def impaired(self) -> bool:
+        """Whether anything beyond rates, latency, TCP and the server link is set."""
+        return not (self.up.is_none and self.down.is_none and self.queue is None and not self.cross
+                    and self.connection.is_default)
+
+    @property
+    def random(self) -> bool:
+        """Whether a simulation of this network draws random numbers (loss, trace offsets, on/off sources)."""
+        return any(d.loss is not None or d.trace is not None for d in (self.up, self.down)) or any(
+            c.kind == "onoff" for c in self.cross)
+
+    def to_dict(self) -> dict:
+        """Every field, JSON-able (rates in bits per second, latency in seconds)."""
+        return {
+            "up_bps": self.up_bps, "down_bps": self.down_bps, "latency_s": self.latency_s, "tcp": self.tcp,
+            "server_link_bps": self.server_link_bps, "up": self.up.to_dict(), "down": self.down.to_dict(),
+            "queue": None if self.queue is None else self.queue.to_dict(),
+            "cross": [c.to_dict() for c in self.cross], "connection": self.connection.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Network:
+        """Inverse of :meth:`to_dict`."""
+        queue = d.get("queue")
+        return cls(
+            d["up_bps"], d["down_bps"], d.get("latency_s", DEFAULT_LATENCY_S), d.get("tcp", DEFAULT_TCP),
+            d.get("server_link_bps"), Impairments.from_dict(d.get("up") or {}, "up"),
+            Impairments.from_dict(d.get("down") or {}, "down"), None if queue is None else Queue.from_dict(queue),
+            tuple(CrossTraffic.from_dict(c) for c in d.get("cross", ())),
+            Connection.from_dict(d.get("connection") or {}),
+        )
 
     @property
     def name(self) -> str:
@@ -96,6 +149,7 @@ class Network:
             parts.append(self.tcp)
         if self.server_link_bps is not None:
             parts.append(f"server {_mbps(self.server_link_bps)}Mbps")
+        parts.extend(_impairment_labels(self))
         return " ".join(parts)
 
     @property
@@ -113,6 +167,27 @@ class Network:
     def with_(self, **changes) -> Network:
         """A copy with ``changes`` applied (and validated again)."""
         return replace(self, **changes)
+
+
+def _impairment_labels(net: Network) -> list[str]:
+    """Short words for whatever impairment ``net`` carries, for :attr:`Network.label`."""
+    parts = []
+    for name in ("up", "down"):
+        imp = getattr(net, name)
+        if imp.loss is not None:
+            kind = "loss" if imp.loss.to_dict()["kind"] == "random" else "ge"
+            parts.append(f"{name}-{kind} {imp.loss.stationary_loss * 100:g}%")
+        if imp.trace is not None:
+            parts.append(f"{name}-trace {imp.trace.source or 'custom'}")
+    if net.queue is not None:
+        q = net.queue
+        parts.append(f"queue {q.limit:g}{ {'packets': 'p', 'bytes': 'B', 'ms': 'ms'}[q.unit]} {q.discipline}"
+                     + (" bql" if q.bql else ""))
+    parts.extend(f"cross {c.kind}-{c.direction}" for c in net.cross)
+    if not net.connection.is_default:
+        c = net.connection
+        parts.append(c.model + (" ssai" if c.slow_start_after_idle else "") + (" tls" if c.tls else ""))
+    return parts
 
 
 def parse_network(text: str, latency_s: float = DEFAULT_LATENCY_S, tcp: str = DEFAULT_TCP) -> Network:

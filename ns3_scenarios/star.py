@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ns3_scenarios import simcore
+from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, link_of
 
@@ -18,9 +19,12 @@ _DOWN_PORT = 9
 _UP_PORT_BASE = 10_000
 
 
-def simulate_round(network: Network, transfers: Sequence[ClientTransfer]) -> list[ClientTiming]:
+def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0) -> list[ClientTiming]:
     """Simulate one round; returns one :class:`ClientTiming` per transfer, in the same order."""
     check_round(network, transfers)
+    for t in transfers:
+        if link_of(network, t).impaired:
+            raise ScenarioError(f"client {t.client}: impairments are not simulated yet")
     n = len(transfers)
     links = [link_of(network, t) for t in transfers]
     down_bytes = [int(t.downlink_bytes) for t in transfers]

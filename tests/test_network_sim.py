@@ -70,3 +70,13 @@ def test_simulations_are_deterministic():
     net = PRESETS["0.2/1"]
     transfers = [ClientTransfer(0, 50_000, 0.1, 20_000), ClientTransfer(1, 70_000, 0.2, 10_000)]
     assert ns3(star.simulate_round, net, transfers) == ns3(star.simulate_round, net, transfers)
+
+
+def test_engines_wrap_the_round_functions():
+    from ns3_scenarios.engines import ENGINES
+
+    transfers = [ClientTransfer(0, 50_000, 0.1, 20_000), ClientTransfer(1, 70_000, 0.2, 10_000)]
+    net = PRESETS["1/5"]
+    assert ns3(ENGINES["star"].simulate_round, net, transfers, seed=3) == ns3(star.simulate_round, net, transfers)
+    assert ns3(ENGINES["isolated"].simulate_round, net, transfers, seed=3) == ns3(flows.isolated_round, net,
+                                                                                   transfers)
