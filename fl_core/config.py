@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from fl_core.codec.payload import sparse_codec_name
 from fl_core.codec.segments import check_segments
 from fl_core.errors import ConfigError
 
@@ -22,8 +23,15 @@ class EcoLoRAConfig:
     gamma_a: float = 1.0  # gamma_A < gamma_B: B's sparsity changes faster (Section 3.4)
     gamma_b: float = 2.0
     fixed_k: float | None = None  # "w/ fixed sparsification": one k for A and B in every round
-    encode: bool = True  # Golomb-code positions; False sends raw 32-bit positions
+    encode: bool = True  # Golomb-code positions; False: fixed-width positions ("w/o Encoding")
+    raw_position_bits: int = 16  # width of those positions: 16 (the paper's, block-relative) or 32
+    dense_fallback: bool = True  # send a dense fp16 segment when it is smaller than the sparse one
     sparsify_download: bool = True
+
+    @property
+    def sparse_codec(self) -> str:
+        """Payload codec name of sparse messages (``fl_core.codec.payload``)."""
+        return sparse_codec_name("golomb" if self.encode else {16: "raw16", 32: "raw"}[self.raw_position_bits])
 
     def validate(self, participants: int) -> None:
         """Refuse impossible settings with a message naming the parameter."""
@@ -31,6 +39,8 @@ class EcoLoRAConfig:
             v = getattr(self, name)
             if not (0 < v <= 1):
                 raise ConfigError(f"{name}={v} must lie in (0, 1]")
+        if self.raw_position_bits not in (16, 32):
+            raise ConfigError(f"raw_position_bits={self.raw_position_bits} must be 16 or 32")
         if self.fixed_k is not None and not (0 < self.fixed_k <= 1):
             raise ConfigError(f"fixed k={self.fixed_k} must lie in (0, 1]")
         if self.k_min_a > self.k_max or self.k_min_b > self.k_max:
@@ -139,5 +149,7 @@ class RunConfig:
                 data[key] = tuple(data[key])
         known = {f for f in cls.__dataclass_fields__}
         cfg = cls(**{k: v for k, v in data.items() if k in known})
+        if eco and "dense_fallback" not in eco:  # written before these options: keep its message sizes
+            eco = {"raw_position_bits": 32, "dense_fallback": False, **eco}
         cfg.ecolora = EcoLoRAConfig(**eco) if eco else None
         return cfg

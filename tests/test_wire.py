@@ -18,7 +18,7 @@ def _sparse(length: int, density: float, seed: int = 0) -> SparseVector:
     return SparseVector(idx, rng.standard_normal(idx.size).astype(np.float16), length)
 
 
-@pytest.mark.parametrize("codec", ["dense-fp16", "sparse-golomb", "sparse-raw"])
+@pytest.mark.parametrize("codec", ["dense-fp16", "sparse-golomb", "sparse-raw", "sparse-raw16"])
 def test_round_trip_is_exact(codec):
     payload = _sparse(10_000, 0.2)
     header = _header(codec, payload.length)
@@ -90,7 +90,7 @@ def _refit_crc(data: bytearray) -> bytes:
 
 
 @settings(max_examples=300, deadline=None)
-@given(codec=st.sampled_from(["dense-fp16", "sparse-golomb", "sparse-raw"]),
+@given(codec=st.sampled_from(["dense-fp16", "sparse-golomb", "sparse-raw", "sparse-raw16"]),
        edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6))
 def test_fuzz_hostile_fields_behind_a_valid_checksum(codec, edits):
     """Mutations with a recomputed CRC reach the header and codec parsers: they must refuse cleanly."""

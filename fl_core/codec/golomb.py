@@ -195,3 +195,16 @@ def decode_positions(data: bytes, length: int) -> np.ndarray:
     if positions.max() >= length:
         raise CodecError(f"decoded position {int(positions.max())} outside a vector of {length}")
     return positions
+
+
+class GolombPositions:
+    """Position stage of the registry (``fl_core.codec.stages``): Golomb–Rice coded gaps (EcoLoRA §3.5)."""
+
+    name = "golomb"
+    stage_id = 1
+
+    def encode(self, indices: np.ndarray, length: int) -> bytes:
+        return encode_positions(indices, length)
+
+    def decode(self, data: bytes, length: int) -> np.ndarray:
+        return decode_positions(data, length)

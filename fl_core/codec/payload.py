@@ -1,8 +1,15 @@
 """Payload codecs: a (possibly sparse) float vector to bytes and back, with a byte account.
 
-- ``dense-fp16``   every element as IEEE fp16 (FedIT-style messages).
-- ``sparse-golomb`` kept positions Golomb–Rice coded as gaps (EcoLoRA 3.5), values fp16.
-- ``sparse-raw``   kept positions as 32-bit integers, values fp16 (the "w/o encoding" ablation).
+A codec is a position stage and a value stage from ``fl_core.codec.stages``:
+
+- ``dense-fp16``    every element as IEEE fp16 (no positions on the wire).
+- ``sparse-golomb`` kept positions Golomb–Rice coded as gaps (EcoLoRA §3.5), values fp16.
+- ``sparse-raw16``  kept positions as 16-bit integers relative to 2^16-element blocks,
+  values fp16: the paper's "w/o Encoding" ablation (Table 3).
+- ``sparse-raw``    kept positions as absolute 32-bit integers, values fp16 (the ablation
+  before wire v2; kept as an option).
+
+Sparse framing: u64 length of the position block, the position block, the value block.
 """
 from __future__ import annotations
 
@@ -12,10 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fl_core.codec import golomb
+from fl_core.codec.stages import POSITION_STAGES, VALUE_STAGES, PositionStage, ValueStage
 from fl_core.errors import CodecError
 
 _LEN = struct.Struct("<Q")
+DENSE = "dense"
 
 
 @dataclass
@@ -40,99 +48,101 @@ class SparseVector:
         idx = np.flatnonzero(v).astype(np.int64)
         return cls(idx, v[idx].astype(np.float16), v.size)
 
+    @classmethod
+    def full(cls, vector: torch.Tensor) -> "SparseVector":
+        """Every entry of ``vector`` (rounded to fp16), zeros included: a dense payload."""
+        v = vector.detach().float().numpy().astype(np.float16)
+        return cls(np.arange(v.size, dtype=np.int64), v, v.size)
+
 
 @dataclass
 class ByteAccount:
-    """Bytes a payload spent on positions and on values."""
+    """Bytes a payload spent on positions and on values, the codec that wrote it, and whether
+    that codec is the dense fallback of a sparse message (``fl_core.codec.wire.encode_smallest``)."""
 
     position_bytes: int
     value_bytes: int
+    codec: str = ""
+    fallback: bool = False
 
 
-def _fp16_bytes(values: np.ndarray) -> bytes:
-    return np.ascontiguousarray(values, dtype="<f2").tobytes()
+@dataclass(frozen=True)
+class PayloadCodec:
+    """A position stage (None: dense) and a value stage."""
 
+    positions: PositionStage | None
+    values: ValueStage
 
-def _fp16_from(data: bytes, count: int) -> np.ndarray:
-    if len(data) != 2 * count:
-        raise CodecError(f"value block has {len(data)} bytes, expected {2 * count} for {count} fp16 values")
-    return np.frombuffer(data, dtype="<f2").astype(np.float16)
+    @property
+    def name(self) -> str:
+        if self.positions is None:
+            return f"{DENSE}-{self.values.name}"
+        suffix = "" if self.values.name == "fp16" else f"-{self.values.name}"
+        return f"sparse-{self.positions.name}{suffix}"
 
+    @property
+    def wire_id(self) -> int:
+        """(position stage id << 8) | value stage id; position id 0 is dense."""
+        return (0 if self.positions is None else self.positions.stage_id) << 8 | self.values.stage_id
 
-class DenseFP16:
-    """Every element as fp16."""
-
-    codec_id = 1
-    name = "dense-fp16"
-
-    def encode(self, vec: SparseVector | torch.Tensor) -> tuple[bytes, ByteAccount]:
-        dense = vec.to_dense() if isinstance(vec, SparseVector) else vec.detach().float()
-        data = _fp16_bytes(dense.numpy().astype(np.float16))
-        return data, ByteAccount(0, len(data))
-
-    def decode(self, data: bytes, length: int) -> SparseVector:
-        values = _fp16_from(data, length)
-        return SparseVector(np.arange(length, dtype=np.int64), values, length)
-
-
-class _SparseCodec:
-    """Shared framing of the sparse codecs: u64 position-block length, positions, fp16 values."""
-
-    def encode_positions(self, indices: np.ndarray, length: int) -> bytes:
-        raise NotImplementedError
-
-    def decode_positions(self, data: bytes, length: int) -> np.ndarray:
-        raise NotImplementedError
+    @property
+    def dense(self) -> "PayloadCodec":
+        """The dense codec with the same value stage."""
+        return PayloadCodec(None, self.values)
 
     def encode(self, vec: SparseVector | torch.Tensor) -> tuple[bytes, ByteAccount]:
+        if self.positions is None:
+            dense = vec.to_dense() if isinstance(vec, SparseVector) else vec.detach().float()
+            data = self.values.encode(dense.numpy())
+            return data, ByteAccount(0, len(data), self.name)
         sparse = vec if isinstance(vec, SparseVector) else SparseVector.from_dense(vec)
-        positions = self.encode_positions(sparse.indices, sparse.length)
-        values = _fp16_bytes(sparse.values)
-        return _LEN.pack(len(positions)) + positions + values, ByteAccount(_LEN.size + len(positions), len(values))
+        positions = self.positions.encode(sparse.indices, sparse.length)
+        values = self.values.encode(sparse.values)
+        account = ByteAccount(_LEN.size + len(positions), len(values), self.name)
+        return _LEN.pack(len(positions)) + positions + values, account
 
     def decode(self, data: bytes, length: int) -> SparseVector:
+        if self.positions is None:
+            values = self.values.decode(data, length)  # checks the size before anything is allocated
+            return SparseVector(np.arange(length, dtype=np.int64), values, length)
         if len(data) < _LEN.size:
             raise CodecError("sparse payload is shorter than its position-block length field")
         (n_pos,) = _LEN.unpack_from(data)
         if n_pos > len(data) - _LEN.size:
             raise CodecError(f"position block claims {n_pos} bytes but only {len(data) - _LEN.size} remain")
-        indices = self.decode_positions(data[_LEN.size : _LEN.size + n_pos], length)
-        values = _fp16_from(data[_LEN.size + n_pos :], len(indices))
+        indices = self.positions.decode(data[_LEN.size : _LEN.size + n_pos], length)
+        values = self.values.decode(data[_LEN.size + n_pos :], len(indices))
         return SparseVector(indices, values, length)
 
 
-class SparseGolomb(_SparseCodec):
-    """Positions as Golomb–Rice coded gaps (EcoLoRA Section 3.5)."""
-
-    codec_id = 2
-    name = "sparse-golomb"
-
-    def encode_positions(self, indices: np.ndarray, length: int) -> bytes:
-        return golomb.encode_positions(indices, length)
-
-    def decode_positions(self, data: bytes, length: int) -> np.ndarray:
-        return golomb.decode_positions(data, length)
+def codecs() -> dict[str, PayloadCodec]:
+    """Every codec the registered stages make, by name."""
+    out = {}
+    for values in VALUE_STAGES.values():
+        for positions in (None, *POSITION_STAGES.values()):
+            codec = PayloadCodec(positions, values)
+            out[codec.name] = codec
+    return out
 
 
-class SparseRaw(_SparseCodec):
-    """Positions as plain little-endian uint32 (the ablation without lossless encoding)."""
-
-    codec_id = 3
-    name = "sparse-raw"
-
-    def encode_positions(self, indices: np.ndarray, length: int) -> bytes:
-        if length > 2**32:
-            raise CodecError("sparse-raw positions are 32-bit; vector too long")
-        return np.ascontiguousarray(indices, dtype="<u4").tobytes()
-
-    def decode_positions(self, data: bytes, length: int) -> np.ndarray:
-        if len(data) % 4:
-            raise CodecError(f"raw position block of {len(data)} bytes is not a multiple of 4")
-        idx = np.frombuffer(data, dtype="<u4").astype(np.int64)
-        if idx.size > length or (idx.size and (idx.max() >= length or np.any(np.diff(idx) <= 0))):
-            raise CodecError("raw positions are out of range or not strictly increasing")
-        return idx
+def get_codec(name: str) -> PayloadCodec:
+    """The codec called ``name``; ``CodecError`` listing the known ones otherwise."""
+    known = codecs()
+    if name not in known:
+        raise CodecError(f"unknown payload codec {name!r}; known: {', '.join(sorted(known))}")
+    return known[name]
 
 
-CODECS = {c.codec_id: c for c in (DenseFP16(), SparseGolomb(), SparseRaw())}
-CODECS_BY_NAME = {c.name: c for c in CODECS.values()}
+def codec_from_wire(wire_id: int) -> PayloadCodec:
+    """The codec whose stage ids make ``wire_id``; ``CodecError`` for unknown ids."""
+    for codec in codecs().values():
+        if codec.wire_id == wire_id:
+            return codec
+    raise CodecError(f"unknown payload codec id {wire_id:#06x} (position stage {wire_id >> 8}, value stage {wire_id & 255})")
+
+
+def sparse_codec_name(positions: str, values: str = "fp16") -> str:
+    """Name of the sparse codec for the given stages (checked against the registries)."""
+    if positions not in POSITION_STAGES or values not in VALUE_STAGES:
+        raise CodecError(f"unknown stages {positions!r}/{values!r}; position stages: {', '.join(POSITION_STAGES)}")
+    return PayloadCodec(POSITION_STAGES[positions], VALUE_STAGES[values]).name

@@ -4,7 +4,9 @@
 offset size field
 0      4    magic b"FLNB"
 4      2    format version (WIRE_VERSION)
-6      2    payload codec id (see fl_core.codec.payload.CODECS)
+6      2    payload codec: bit 15 dense fallback, bits 8-14 position stage id (0 = dense),
+            bits 0-7 value stage id (fl_core.codec.stages); version 1 wrote 1 = dense-fp16,
+            2 = sparse-golomb, 3 = sparse-raw, still read
 8      4    round (int32)
 12     4    sender (int32; -1 = server)
 16     4    recipient (int32; -1 = server)
@@ -20,19 +22,25 @@ offset size field
 ..     p    payload
 ..     4    CRC-32 of everything before it
 ```
-Never pickle: everything is explicit little-endian fields.
+Never pickle: everything is explicit little-endian fields. Version 2 only changed the
+meaning of the codec field; every version-1 message still decodes to the same header and
+payload.
 """
 from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from fl_core.codec.payload import CODECS, ByteAccount, SparseVector
+import torch
+
+from fl_core.codec.payload import ByteAccount, SparseVector, codec_from_wire, get_codec
 from fl_core.errors import CodecError, WireFormatError
 
 MAGIC = b"FLNB"
-WIRE_VERSION = 1
+WIRE_VERSION = 2
+_V1_CODECS = {1: 0x0001, 2: 0x0101, 3: 0x0201}  # version 1 ids -> (position stage << 8) | value stage
+_FALLBACK = 0x8000
 _HEAD = struct.Struct("<4sHHiiiiQQ8sffHQ")
 _CRC = struct.Struct("<I")
 SERVER = -1
@@ -53,6 +61,7 @@ class Header:
     segment: int = -1
     k_a: float = 1.0
     k_b: float = 1.0
+    fallback: bool = False  # dense payload sent because it was smaller than the sparse one
 
 
 @dataclass
@@ -66,21 +75,39 @@ class Encoded:
 
 def encode_message(header: Header, payload: SparseVector) -> Encoded:
     """Frame ``payload`` (a slice of the flat adapter of ``header.length`` elements) into bytes."""
-    from fl_core.codec.payload import CODECS_BY_NAME
-
-    codec = CODECS_BY_NAME[header.codec]
+    codec = get_codec(header.codec)
+    if header.fallback and codec.positions is not None:
+        raise CodecError(f"only a dense codec can be a fallback, not {header.codec}")
     if payload.length != header.length:
         raise CodecError(f"payload covers {payload.length} elements but the header says {header.length}")
     body, account = codec.encode(payload)
+    account.fallback = header.fallback
     name = header.method.encode()
     head = _HEAD.pack(
-        MAGIC, WIRE_VERSION, codec.codec_id, header.round, header.sender, header.recipient,
+        MAGIC, WIRE_VERSION, codec.wire_id | (_FALLBACK if header.fallback else 0), header.round, header.sender, header.recipient,
         header.segment, header.offset, header.length, header.fingerprint, header.k_a, header.k_b,
         len(name), len(body),
     ) + name
     framed = head + body
     data = framed + _CRC.pack(zlib.crc32(framed))
     return Encoded(data, len(head) + _CRC.size, account)
+
+
+def encode_smallest(header: Header, payload: SparseVector, dense: torch.Tensor | None = None) -> Encoded:
+    """Frame ``payload`` with ``header.codec``, or the dense codec of the same value stage when
+    that message is strictly smaller (flagged ``fallback`` in the header and the byte account).
+
+    ``dense`` is what the dense message carries (default: ``payload`` with zeros where nothing
+    was kept); a sender that sparsified a vector passes the vector itself, so a fallback loses
+    nothing. At fp16 a Golomb-coded upload crosses over near k = 0.94, 16-bit positions at
+    k = 0.5 (docs/CODEC.md).
+    """
+    sparse = encode_message(header, payload)
+    codec = get_codec(header.codec)
+    if codec.positions is None or codec.values.size(payload.length) >= len(sparse.data) - sparse.header_bytes:
+        return sparse
+    vector = payload.to_dense() if dense is None else dense
+    return encode_message(replace(header, codec=codec.dense.name, fallback=True), SparseVector.full(vector))
 
 
 def decode_message(
@@ -100,6 +127,8 @@ def decode_message(
         raise WireFormatError(f"not a netbench message: magic {magic!r} != {MAGIC!r}")
     if version > WIRE_VERSION:
         raise WireFormatError(f"message format version {version} is newer than this netbench reads ({WIRE_VERSION})")
+    if version < 1:
+        raise WireFormatError(f"message format version {version} does not exist")
     expected = _HEAD.size + name_len + body_len + _CRC.size
     if len(data) != expected:
         kind = "truncated" if len(data) < expected else "has trailing bytes"
@@ -107,8 +136,13 @@ def decode_message(
     (crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
     if zlib.crc32(data[: -_CRC.size]) != crc:
         raise WireFormatError("message checksum mismatch: the bytes were corrupted in transit or on disk")
-    if codec_id not in CODECS:
-        raise WireFormatError(f"unknown payload codec id {codec_id}")
+    fallback = version >= 2 and bool(codec_id & _FALLBACK)
+    try:
+        codec = codec_from_wire(_V1_CODECS.get(codec_id, -1) if version == 1 else codec_id & ~_FALLBACK)
+    except CodecError as err:
+        raise WireFormatError(f"unknown payload codec id {codec_id} in a version-{version} message") from err
+    if fallback and codec.positions is not None:
+        raise WireFormatError(f"fallback flag on the sparse codec {codec.name}")
     if expected_fingerprint is not None and fingerprint != expected_fingerprint:
         raise WireFormatError(
             f"adapter layout fingerprint {fingerprint.hex()} does not match the receiver's {expected_fingerprint.hex()}"
@@ -121,8 +155,8 @@ def decode_message(
         method = data[_HEAD.size : _HEAD.size + name_len].decode()
     except UnicodeDecodeError:
         raise WireFormatError("method name in the header is not UTF-8") from None
-    codec = CODECS[codec_id]
-    header = Header(method, rnd, sender, recipient, codec.name, fingerprint, offset, length, segment, k_a, k_b)
+    header = Header(method, rnd, sender, recipient, codec.name, fingerprint, offset, length, segment, k_a, k_b,
+                    fallback)
     body = data[_HEAD.size + name_len : len(data) - _CRC.size]
     payload = codec.decode(body, length)
     return header, payload

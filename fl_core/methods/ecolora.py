@@ -34,20 +34,12 @@ from fl_core.client_state import ClientState, ClientStore
 from fl_core.codec.payload import SparseVector
 from fl_core.codec.segments import segment_bounds, segment_of
 from fl_core.codec.sparsify import adaptive_k, sparsify_with_residual
-from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message
+from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message, encode_smallest
 from fl_core.config import EcoLoRAConfig
 from fl_core.methods.base import Method, Upload
 from fl_core.transport import SentUpload, dense_payload
 
 LOCAL, RESIDUAL, KNOWN = "local", "residual", "known_global"
-
-
-def _smallest(header: Header, payload: SparseVector, sparse_codec: str) -> Encoded:
-    """Frame with the sparse codec, or dense fp16 when that is smaller (a dense diff)."""
-    sparse = encode_message(replace(header, codec=sparse_codec), payload)
-    if 2 * payload.length < len(sparse.data) - sparse.header_bytes:
-        return encode_message(replace(header, codec="dense-fp16"), dense_payload(payload.to_dense()))
-    return sparse
 
 
 class EcoLoRATransport:
@@ -66,7 +58,7 @@ class EcoLoRATransport:
         self.loss0: float | None = None
         self.loss_prev: float | None = None
         self.k_down = (1.0, 1.0)
-        self.sparse_codec = "sparse-golomb" if cfg.encode else "sparse-raw"
+        self.sparse_codec = cfg.sparse_codec
 
     # -- sparsity schedule (Eq. 4) --------------------------------------------------------
     def k_for_round(self) -> tuple[float, float]:
@@ -121,7 +113,7 @@ class EcoLoRATransport:
         payload = SparseVector(idx, diff[idx].astype(np.float16), diff.size)
         header = Header(self.method.label, round_idx, SERVER, client, self.sparse_codec, self.layout.fingerprint,
                         0, diff.size, -1, *self.k_down)
-        encoded = _smallest(header, payload, self.sparse_codec)
+        encoded = encode_smallest(header, payload)
         self.server_view.stage(client, ClientState(round_idx, {KNOWN: known + payload.to_dense()}))
         return encoded
 
@@ -158,8 +150,15 @@ class EcoLoRATransport:
             result = self._sparsify(update, residual, start, end, k, kind_masks)
             payload = SparseVector(np.asarray(result.indices, dtype=np.int64),
                                    np.asarray(result.values, dtype=np.float16), end - start)
-            encoded = encode_message(header, payload)
-            residual[start:end] = result.residual
+            if self.cfg.dense_fallback:  # the whole segment dense when that is smaller (k near 1)
+                combined = update[start:end] + residual[start:end]
+                encoded = encode_smallest(header, payload, combined)
+            else:
+                encoded = encode_message(header, payload)
+            if encoded.account.fallback:  # everything sent; only the fp16 rounding stays behind
+                residual[start:end] = combined - combined.half().float()
+            else:
+                residual[start:end] = result.residual
         state.tensors[RESIDUAL] = residual
         state.tensors[LOCAL] = after
         state.last_round = round_idx

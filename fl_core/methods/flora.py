@@ -45,10 +45,10 @@ import torch
 from fl_core.adapter import Layout, TensorSpec
 from fl_core.client_state import ClientState
 from fl_core.codec.payload import SparseVector
-from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message
+from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message, encode_smallest
 from fl_core.config import EcoLoRAConfig
 from fl_core.methods.base import Upload
-from fl_core.methods.ecolora import LOCAL, RESIDUAL, EcoLoRATransport, _smallest
+from fl_core.methods.ecolora import LOCAL, RESIDUAL, EcoLoRATransport
 from fl_core.methods.hetero import MultiRankMethod, adapter_name, fp16_exact
 from fl_core.transport import SentUpload, dense_payload
 
@@ -169,7 +169,7 @@ class FLoRAEcoLoRATransport(EcoLoRATransport):
         self.loss0: float | None = None
         self.loss_prev: float | None = None
         self.k_down = (1.0, 1.0)
-        self.sparse_codec = "sparse-golomb" if cfg.encode else "sparse-raw"
+        self.sparse_codec = cfg.sparse_codec
         method.stack_from_init = True
 
     def begin_round(self, round_idx: int) -> None:
@@ -182,7 +182,7 @@ class FLoRAEcoLoRATransport(EcoLoRATransport):
         header = Header(self.method.label, round_idx, SERVER, client, self.sparse_codec, layout.fingerprint,
                         0, layout.numel)
         if self.cfg.sparsify_download:
-            return _smallest(header, SparseVector.from_dense(vector), self.sparse_codec)
+            return encode_smallest(header, SparseVector.from_dense(vector))
         return encode_message(dataclasses.replace(header, codec="dense-fp16"), dense_payload(vector))
 
     def receive_download(self, data: bytes, round_idx: int, client: int, state: ClientState) -> None:

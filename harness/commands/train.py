@@ -36,6 +36,7 @@ def build_config(opts: dict) -> RunConfig:
             round_robin=opts["round_robin"], n_segments=opts["segments"], beta=opts["beta"],
             sparsify=opts["sparsify"], k_max=opts["k_max"], k_min_a=opts["k_min_a"], k_min_b=opts["k_min_b"],
             gamma_a=opts["gamma_a"], gamma_b=opts["gamma_b"], fixed_k=opts["fixed_k"], encode=opts["encode"],
+            raw_position_bits=opts["raw_position_bits"], dense_fallback=opts["dense_fallback"],
             sparsify_download=opts["sparsify_download"],
         )
     cfg = RunConfig(
@@ -98,7 +99,13 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
 @click.option("--round-robin/--no-round-robin", default=True, show_default=True)
 @click.option("--sparsify/--no-sparsify", default=True, show_default=True)
 @click.option("--fixed-k", type=_UNIT, default=None, help="Fixed top-k ratio for A and B (ablation).")
-@click.option("--encode/--no-encode", default=True, show_default=True, help="Golomb-code positions.")
+@click.option("--encode/--no-encode", default=True, show_default=True,
+              help="Golomb-code positions; --no-encode writes fixed-width positions (Table 3's w/o Encoding).")
+@click.option("--raw-position-bits", type=click.Choice(["16", "32"]), default="16", show_default=True,
+              callback=lambda ctx, param, v: int(v),
+              help="Width of --no-encode positions: 16 bits relative to 2^16-element blocks (the paper's) or 32.")
+@click.option("--dense-fallback/--no-dense-fallback", default=True, show_default=True,
+              help="Send a segment dense (fp16) when that is smaller than its sparse message.")
 @click.option("--sparsify-download/--dense-download", default=True, show_default=True)
 @click.option("--beta", type=click.FloatRange(0), default=0.3, show_default=True, help="Eq. 3 staleness decay.")
 @click.option("--k-max", type=_UNIT, default=0.95, show_default=True)
