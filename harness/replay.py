@@ -25,14 +25,16 @@ from ns3_scenarios.transfers import ClientTransfer, check_round
 from ns3_scenarios.worker import NsWorker, shared_worker
 
 
-def compute_source(compute_scale: float | None) -> str:
-    """The ``compute_source`` label: ``recorded``, or ``recorded x<scale>``."""
+def compute_source(compute_scale: float | None, compute: Mapping | None = None) -> str:
+    """The ``compute_source`` label: ``recorded`` or ``recorded x<scale>``, followed by where the
+    run measured its compute when its ``run.json`` says (``[cuda:0 NVIDIA H200, bfloat16]``)."""
+    where = f" [{compute['device']} {compute['device_name']}, {compute['dtype']}]" if compute else ""
     if compute_scale is None:
-        return "recorded"
+        return "recorded" + where
     if isinstance(compute_scale, bool) or not isinstance(compute_scale, (int, float)) \
             or not math.isfinite(compute_scale) or compute_scale <= 0:
         raise ConfigError(f"invalid compute scale {compute_scale!r}: expected a finite number > 0")
-    return f"recorded x{compute_scale:g}"
+    return f"recorded x{compute_scale:g}" + where
 
 
 def round_transfers(
@@ -69,7 +71,7 @@ def replay_record(
     from ns3_scenarios.flows import isolated_round
     from ns3_scenarios.star import simulate_round
 
-    source = compute_source(compute_scale)
+    source = compute_source(compute_scale, record.meta.get("compute"))
     star = exact_star or network.server_link_bps is not None
     simulate = simulate_round if star else isolated_round
     rows: list[dict] = []
