@@ -74,13 +74,9 @@ class Layout:
         return {k: kinds == ord(k) for k in {t.kind for t in self.tensors}}
 
     def flatten(self, state: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Concatenate the tensors of ``state`` in layout order into one float32 vector on the CPU.
-
-        The tensors are joined where they live (an accelerator) and the vector crosses to the
-        CPU once: encoding and aggregation only ever see CPU tensors.
-        """
+        """Concatenate the tensors of ``state`` in layout order into one float32 vector."""
         try:
-            return torch.cat([state[t.name].detach().reshape(-1).float() for t in self.tensors]).cpu()
+            return torch.cat([state[t.name].detach().reshape(-1).float() for t in self.tensors])
         except KeyError as exc:
             raise CodecError(f"adapter state lacks tensor {exc.args[0]!r} of the layout") from None
 

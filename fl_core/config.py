@@ -84,9 +84,6 @@ class RunConfig:
     links_seed: int | None = None  # shuffle the client-to-link assignment with this seed
     seed: int = 0
     threads: int = 1
-    device: str = "auto"  # auto | cpu | cuda | cuda:N (auto: CUDA when present)
-    dtype: str = "float32"  # frozen base weights; LoRA parameters and optimiser state stay float32
-    gradient_checkpointing: bool = False
     keep_blobs: bool = True
     ecolora: EcoLoRAConfig | None = None
     extra: dict = field(default_factory=dict)
@@ -135,10 +132,6 @@ class RunConfig:
         if self.objective not in method.objectives:
             raise ConfigError(f"method {self.method!r} does not support objective {self.objective!r}")
         get_partitioner(self.partition)
-        from fl_core.device import check_device_spec, check_dtype
-
-        check_device_spec(self.device)
-        check_dtype(self.dtype)
         if self.ecolora is not None:
             self.ecolora.validate(self.participants)
 

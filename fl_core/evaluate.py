@@ -4,7 +4,6 @@ from __future__ import annotations
 import torch
 
 from fl_core.data.records import MCQuestion
-from fl_core.device import model_device
 
 
 def heldout_loss(model: torch.nn.Module, objective, items: list, batch_size: int = 8) -> float:
@@ -29,12 +28,11 @@ def _choice_logprobs(decoder, head, tokenizer, context: str, choices: list[str])
     output head runs only at the scored positions (a 49k-token vocabulary made projecting
     every position the dominant cost).
     """
-    device = model_device(decoder)
-    ctx = torch.tensor([tokenizer(context, add_special_tokens=False)["input_ids"]], device=device)
+    ctx = torch.tensor([tokenizer(context, add_special_tokens=False)["input_ids"]])
     conts = [tokenizer(c, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id] for c in choices]
     width = max(map(len, conts))
-    ids = torch.full((len(conts), width), tokenizer.pad_token_id, dtype=torch.long, device=device)
-    mask = torch.zeros((len(conts), ctx.shape[1] + width), dtype=torch.long, device=device)
+    ids = torch.full((len(conts), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(conts), ctx.shape[1] + width), dtype=torch.long)
     mask[:, : ctx.shape[1]] = 1
     for row, c in enumerate(conts):
         ids[row, : len(c)] = torch.tensor(c)

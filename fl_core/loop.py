@@ -22,7 +22,6 @@ from tqdm.auto import tqdm
 from fl_core import atomic
 from fl_core.client_state import ClientStore
 from fl_core.config import RunConfig
-from fl_core.device import resolve
 from fl_core.errors import RunDirError
 from fl_core.evaluate import heldout_loss, mc_accuracy
 from fl_core.federation import Federation, arc_sets, build_federation, load_examples, sample_participants
@@ -48,8 +47,7 @@ class Trainer:
         cfg.validate()
         self.cfg, self.out, self.progress = cfg, Path(out), progress
         torch.set_num_threads(cfg.threads)
-        self.compute = resolve(cfg.device, cfg.dtype)
-        self.base = load_base_model(cfg.model, cfg.seed, self.compute, cfg.gradient_checkpointing)
+        self.base = load_base_model(cfg.model, cfg.seed)
         self.federation: Federation = build_federation(cfg, load_examples(cfg))
         self.method: Method = get_method(cfg.method)(cfg, self.base)
         self.method.bind_federation(self.federation)
@@ -96,7 +94,6 @@ class Trainer:
             "objective": self.cfg.objective, "config": self.cfg.to_dict(), "versions": _versions(),
             "machine": {"platform": platform.platform(), "processor": platform.processor(),
                         "cpus": os.cpu_count(), "threads": self.cfg.threads},
-            "compute": {**self.compute.describe(), "gradient_checkpointing": self.cfg.gradient_checkpointing},
             "model": {"name": self.base.name, "parameters": sum(p.numel() for p in model.parameters())},
             "adapter": {"exchanged_elements": self.method.layout.numel, "tensors": len(self.method.layout.tensors),
                         "fingerprint": self.method.layout.fingerprint.hex()},
@@ -125,22 +122,22 @@ class Trainer:
     # -- one client ---------------------------------------------------------------------------
     def client_work(self, round_idx: int, position: int, client: int) -> tuple[dict, bytes, bytes]:
         """Download, local training and upload of one client: its row, download and upload bytes."""
-        cfg, clock = self.cfg, self.compute.now
+        cfg = self.cfg
         down = self.transport.download(round_idx, client)
         state = self.clients.load(client)
-        t0 = clock()
+        t0 = time.perf_counter()
         self.transport.receive_download(down.data, round_idx, client, state)
-        decode_s = clock() - t0
+        decode_s = time.perf_counter() - t0
         if client not in self.prepared:
             self.prepared[client] = self.objective.prepare(self.federation.clients[client])
         items = self.prepared[client]
         rng = np.random.default_rng([cfg.seed, 2, round_idx, client])
-        t0 = clock()
+        t0 = time.perf_counter()
         loss = self.objective.train(self.method, items, cfg.local_steps, cfg.batch_size, cfg.lr, rng)
-        train_s = clock() - t0
-        t0 = clock()
+        train_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
         sent = self.transport.upload(round_idx, position, client, state)
-        encode_s = clock() - t0
+        encode_s = time.perf_counter() - t0
         self.method.client_finish(client, state)
         state.last_round = round_idx
         self.clients.stage(client, state)

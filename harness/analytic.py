@@ -54,3 +54,16 @@ def transfer_s(nbytes: int, rate_bps: float, latency_s: float, tcp: str = "linux
     max_cwnd = max(1, min(config.snd_buf, config.rcv_buf) // config.segment_size)
     idle = slow_start_idle_s(segments, segment_s, rtt_s, config.initial_cwnd, max_cwnd)
     return 2 * latency_s + idle + wire_bytes * 8 / rate_bps + latency_s
+
+
+def _impairments(link, direction: str):
+    """``(loss model, capacity trace)`` of one direction of ``link`` (``None`` where unset)."""
+    impairments = getattr(link, direction, None)
+    return getattr(impairments, "loss", None), getattr(impairments, "trace", None)
+
+
+def theory_s(nbytes: int, link, direction: str) -> float:
+    """The closed form of :func:`transfer_s` for one direction (``"up"``/``"down"``) of ``link``, stretched by
+    its impairments (see :func:`loss_limited_s`); equal to :func:`transfer_s` on a plain link."""
+    rate = link.up_bps if direction == "up" else link.down_bps
+    return transfer_s(nbytes, rate, link.latency_s, link.tcp)

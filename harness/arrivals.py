@@ -1,10 +1,20 @@
-"""Arrival times for asynchronous training, from ns-3 flows over each client's own link."""
+"""Arrival times for training schedules, from a scenario's engine in ns-3.
+
+:class:`ScenarioArrivals` gives a synchronous round's timings through the scenario's engine
+(for the deadline schedule) and single transfer times (for FedBuff); each round's
+randomness comes from ``scenario.round_seed(run, round)``, as in replay, so replaying a
+run reproduces the arrivals its training saw. :class:`NetworkArrivals` is the FedBuff
+arrival model of a ``RunConfig``'s ``links`` / ``links_seed``.
+"""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fl_core.config import RunConfig
-from ns3_scenarios.flows import flow_time
+from harness.scenario import ClientLinks, Scenario, engines
 from ns3_scenarios.network import Network, heterogeneous_links, parse_network
-from ns3_scenarios.worker import shared_worker
+from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round
+from ns3_scenarios.worker import NsWorker, shared_worker
 
 
 def assign_links(links: list[Network], n_clients: int, seed: int | None) -> list[Network]:
@@ -14,16 +24,58 @@ def assign_links(links: list[Network], n_clients: int, seed: int | None) -> list
     return [links[c % len(links)] for c in range(n_clients)]
 
 
-class NetworkArrivals:
-    """An ``fl_core.fedbuff.ArrivalModel`` backed by isolated ns-3 TCP flows (run in a worker process)."""
+def _simulate(scenario: Scenario, transfers: list[ClientTransfer], seed: int) -> list[ClientTiming]:
+    """One round through the scenario's engine (runs in the ns-3 worker)."""
+    return engines()[scenario.engine].simulate_round(scenario.network, transfers, seed=seed,
+                                                     settings=scenario.engine_settings)
 
-    def __init__(self, cfg: RunConfig) -> None:
-        self.links = assign_links([parse_network(text) for text in cfg.links], cfg.n_clients, cfg.links_seed)
+
+class ScenarioArrivals:
+    """Arrival times from a :class:`Scenario`: whole rounds (deadline schedule) and single transfers (FedBuff).
+
+    ``run`` names the run (its directory name, as replay's ``record.name``) so the seeds match replay's.
+    """
+
+    def __init__(self, scenario: Scenario, run: str = "", worker: NsWorker | None = None) -> None:
+        self.scenario = scenario
+        self.run = run
+        self._worker = worker
+        self._dispatches = 0
+
+    @property
+    def worker(self) -> NsWorker:
+        return self._worker or shared_worker()
+
+    def compute_factor(self, client: int) -> float:
+        """The scenario's factor on ``client``'s measured compute time."""
+        return self.scenario.compute_factor(client)
+
+    def round_times(self, round_idx: int, transfers: Sequence[ClientTransfer]) -> list[ClientTiming]:
+        """Every client's download end, upload start and upload end (s from round start), in ``transfers``' order.
+
+        ``transfers`` carry the measured compute times; the scenario's links and compute
+        factors are applied here, exactly as replay applies them.
+        """
+        prepared = self.scenario.prepare(transfers)
+        check_round(self.scenario.network, prepared)
+        return self.worker.call(_simulate, self.scenario, prepared, self.scenario.round_seed(self.run, round_idx))
 
     def transfer_times(self, client: int, downlink_bytes: int, uplink_bytes: int) -> tuple[float, float]:
-        """(download s, upload s) of this client's messages on its link."""
-        link = self.links[client]
-        worker = shared_worker()
-        down = worker.call(flow_time, int(downlink_bytes), link.down_bps, link.latency_s, link.tcp, link.up_bps)
-        up = worker.call(flow_time, int(uplink_bytes), link.up_bps, link.latency_s, link.tcp, link.down_bps)
-        return down, up
+        """(download s, upload s) of this client's messages on its link (FedBuff's arrival model)."""
+        transfer = ClientTransfer(int(client), int(downlink_bytes), 0.0, int(uplink_bytes),
+                                  self.scenario.own_link(client))
+        seed = self.scenario.round_seed(self.run, self._dispatches)
+        self._dispatches += 1
+        timing = self.worker.call(_simulate, self.scenario, [transfer], seed)[0]
+        return timing.download_s, timing.upload_s
+
+
+class NetworkArrivals(ScenarioArrivals):
+    """An ``fl_core.fedbuff.ArrivalModel`` from ``cfg.links`` (cycled by client id, or drawn with ``links_seed``)."""
+
+    def __init__(self, cfg: RunConfig) -> None:
+        links = [parse_network(text) for text in cfg.links]
+        self.links = assign_links(links, cfg.n_clients, cfg.links_seed)
+        client_links = ClientLinks(overrides=dict(enumerate(self.links)))
+        super().__init__(Scenario.from_network(links[0], name="links " + ",".join(n.name for n in links),
+                                               client_links=client_links))

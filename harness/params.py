@@ -5,6 +5,7 @@ usage error, so a bad ``--network 1Mbps`` stops the command before any work star
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -74,8 +75,41 @@ LATENCY = LatencyType()
 MBPS = MbpsType()
 
 
+class ScenarioType(_ParsedType):
+    """A built-in scenario name (``netbench scenarios``) or a TOML scenario file, as a ``Scenario``."""
+
+    name = "FILE_OR_NAME"
+
+    def parse(self, text: str) -> Any:
+        from harness.scenario import load_scenario
+
+        return load_scenario(text)
+
+
+class ProbabilityType(_ParsedType):
+    """A probability in [0, 1], e.g. ``0.01``."""
+
+    name = "RATE"
+
+    def parse(self, text: str) -> float:
+        from harness.scenario import probability
+
+        try:
+            value = float(text)
+        except ValueError:
+            raise ScenarioError(f"invalid loss rate {text!r}: expected a probability in [0, 1], e.g. 0.01") from None
+        return probability(value, "loss rate")
+
+
+SCENARIO = ScenarioType()
+PROBABILITY = ProbabilityType()
+
+#: The shorthand flags (parameter names) that build a scenario; they cannot be mixed with ``--scenario``.
+SHORTHANDS = ("latency", "tcp", "compute_scale", "server_link", "exact_star", "loss", "trace")
+
+
 def scenario_options(command: Any) -> Any:
-    """The options shared by ``replay`` and ``sweep``: latency, TCP config, compute scale, server link, star."""
+    """The shorthand options shared by ``replay`` and ``sweep``: each builds part of a scenario."""
     from ns3_scenarios.tcp import TCP_CONFIGS
 
     options = [
@@ -92,10 +126,47 @@ def scenario_options(command: Any) -> Any:
                           "(a shared bottleneck; runs the full star)."),
         click.option("--exact-star", is_flag=True,
                      help="Simulate each round as one full ns-3 star instead of composing cached isolated flows."),
+        click.option("--loss", type=PROBABILITY, default=None,
+                     help="Random packet loss rate on both directions of every access link, e.g. 0.01 (seeded)."),
+        click.option("--trace", type=click.Path(dir_okay=False, path_type=str), default=None,
+                     help="Capacity trace (CSV time_s,mbps or mahimahi) that both directions of every access "
+                          "link follow."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def explicit(ctx: click.Context, names: tuple[str, ...] | list[str]) -> list[str]:
+    """The parameters among ``names`` that the user gave on the command line (as ``--flag`` names)."""
+    from click.core import ParameterSource
+
+    return [f"--{n.replace('_', '-')}" for n in names
+            if ctx.get_parameter_source(n) not in (None, ParameterSource.DEFAULT)]
+
+
+def shorthand_scenario(network: Network, *, latency: float, tcp: str, compute_scale: float | None,
+                       server_link: float | None, exact_star: bool, loss: float | None, trace: str | None,
+                       links: list[Network] | None = None, links_seed: int | None = None) -> Any:
+    """The ``Scenario`` the shorthand flags describe (named as before: ``1/5``, ``1/5 20ms``, ``links ...``)."""
+    from harness.scenario import ClientLinks, Scenario
+    from harness.scenario_toml import with_shorthand_impairments
+
+    network = network.with_(latency_s=latency, tcp=tcp, server_link_bps=server_link)
+    name = network.label
+    network = with_shorthand_impairments(network, loss=loss, trace=trace)
+    if loss:
+        name += f" loss {loss:g}"
+    if trace:
+        name += f" trace {Path(trace).name}"
+    client_links = None
+    if links:
+        mix = tuple(with_shorthand_impairments(n.with_(latency_s=latency, tcp=tcp), loss=loss, trace=trace)
+                    for n in links)
+        client_links = ClientLinks(mix=mix, draw="random" if links_seed is not None else "cycle", seed=links_seed)
+        name = "links " + ",".join(n.name for n in links)
+    return Scenario.from_network(network, name=name, compute_scale=compute_scale, exact_star=exact_star,
+                                 client_links=client_links)
 
 
 def links_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list | None:

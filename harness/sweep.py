@@ -1,10 +1,18 @@
-"""Sweeps: every run directory replayed through every network, in ns-3 worker processes.
+"""Sweeps: every run directory replayed through every scenario, in three steps.
 
-A *cell* is one (run, network). Each finished cell's timing table is written atomically
-to ``OUT/cells/<key>.csv``; a second sweep into the same folder skips those cells, so an
-interrupted sweep resumes. A cell that fails (an ns-3 abort, a ``ScenarioError``) is
-written to ``OUT/failures.csv`` while the other cells go on. At the end all finished
-cells are merged into ``OUT/timing.{csv,parquet}`` and ``OUT/summary.{csv,parquet}``.
+* **plan** (:func:`plan_sweep`): read the runs, check every round of every cell (a *cell*
+  is one run x one scenario), write ``OUT/scenarios.json`` (each scenario's resolved spec,
+  by hash) and list the cells not finished yet. Nothing runs if any input is bad.
+* **execute** (an :data:`EXECUTORS` entry, default ``local``): run the pending cells and
+  yield each one's timing table or error as it finishes. ``local`` is a thread pool over
+  ns-3 worker processes; another executor (a Ray cluster) only has to yield the same.
+* **merge** (:func:`merge_cells`): write each finished cell to ``OUT/cells/<key>.csv``
+  atomically as it arrives, failures to ``OUT/failures.csv``, and at the end all finished
+  cells into ``OUT/timing.{csv,parquet}`` and ``OUT/summary.{csv,parquet}``.
+
+A second sweep into the same folder skips finished cells, so an interrupted sweep resumes;
+a cell's key holds its scenario's hash, so a changed scenario is a new cell. A cell that
+fails (an ns-3 abort, a ``ScenarioError``) is recorded while the others go on.
 
 ``jobs`` workers each import ns-3 once (6-11 s, ~640 MB). On a 2-core machine a second
 worker brings little (NS3.md section 4); the default is one.
@@ -15,7 +23,7 @@ import hashlib
 import json
 import queue
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,35 +34,50 @@ from tqdm import tqdm
 from fl_core import atomic
 from fl_core.errors import ConfigError, NetbenchError
 from fl_core.rundir import RunRecord, read_run
-from harness.replay import compute_source, replay_record, round_transfers
+from harness.replay import checked_rounds, replay_record
+from harness.scenario import Scenario, as_scenario
 from harness.timing import read_timing, summarize, timing_frame, write_table
 from ns3_scenarios.network import Network
-from ns3_scenarios.transfers import check_round
 from ns3_scenarios.worker import NsWorker, shared_worker
 
-#: What a cell runs in a worker: ``(record, network, *, scenario, compute_scale, exact_star) -> timing table``.
+#: What a cell runs in a worker: ``(record, scenario) -> timing table``.
 CellFn = Callable[..., pd.DataFrame]
 
 FAILURE_COLUMNS = ["scenario", "run", "network", "error"]
+#: What ``OUT/sweep.json`` records; a folder made by another layout is refused, not mixed.
+MANIFEST = {"cells": "run x scenario, keyed by scenario hash"}
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One run replayed on one network."""
+    """One run replayed through one scenario."""
 
     run: str
-    network: Network
+    scenario: Scenario
 
     @property
-    def scenario(self) -> str:
-        return self.network.label
+    def name(self) -> str:
+        return self.scenario.name
 
     @property
     def key(self) -> str:
         """A file-name-safe, collision-free name for this cell's result file."""
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.run}__{self.scenario}")
-        digest = hashlib.sha1(f"{self.run}\0{self.scenario}".encode()).hexdigest()[:8]
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.run}__{self.name}")
+        digest = hashlib.sha1(f"{self.run}\0{self.name}\0{self.scenario.hash}".encode()).hexdigest()[:8]
         return f"{slug}-{digest}"
+
+
+@dataclass
+class SweepPlan:
+    """What :func:`plan_sweep` decided: the runs, every cell, the cells still to run, where results go."""
+
+    out: Path
+    records: dict[str, RunRecord]
+    cells: list[Cell]
+    pending: list[Cell]
+
+    def cell_path(self, cell: Cell) -> Path:
+        return self.out / "cells" / f"{cell.key}.csv"
 
 
 @dataclass
@@ -79,20 +102,108 @@ def _read_runs(runs: Sequence[str | Path | RunRecord]) -> dict[str, RunRecord]:
     return records
 
 
-def _check_manifest(out: Path, options: dict) -> None:
-    """Refuse to resume into a folder whose finished cells used other options."""
+def _check_manifest(out: Path) -> None:
+    """Refuse to resume into a folder whose finished cells were made another way."""
     manifest = out / "sweep.json"
     if manifest.is_file():
         previous = json.loads(manifest.read_text())
-        if previous != options:
-            raise ConfigError(f"{out} holds a sweep made with {previous}, not {options}; choose another --out")
+        if previous != MANIFEST:
+            raise ConfigError(f"{out} holds a sweep made with {previous}, not {MANIFEST}; choose another --out")
     else:
-        atomic.write_json(manifest, options)
+        atomic.write_json(manifest, MANIFEST)
+
+
+def _write_scenarios(out: Path, scenarios: Sequence[Scenario]) -> None:
+    """``OUT/scenarios.json``: every scenario's resolved spec by hash, merged with earlier sweeps into ``out``."""
+    path = out / "scenarios.json"
+    specs = json.loads(path.read_text()) if path.is_file() else {}
+    specs.update({s.hash: s.resolved() for s in scenarios})
+    atomic.write_json(path, specs)
+
+
+def plan_sweep(
+    runs: Sequence[str | Path | RunRecord],
+    scenarios: Sequence[Scenario | Network],
+    out: str | Path,
+    *,
+    compute_scale: float | None = None,
+    exact_star: bool = False,
+) -> SweepPlan:
+    """Read and check everything, prepare ``out``, list the pending cells (see the module doc)."""
+    if not scenarios:
+        raise ConfigError("a sweep needs at least one scenario")
+    scenarios = [as_scenario(s, compute_scale=compute_scale, exact_star=exact_star) for s in scenarios]
+    seen: dict[str, str] = {}
+    for s in scenarios:
+        if seen.get(s.name, s.hash) != s.hash:
+            raise ConfigError(f"two different scenarios are both named {s.name!r}; rename one")
+        seen[s.name] = s.hash
+    records = _read_runs(runs)
+    for record in records.values():
+        for scenario in scenarios:
+            checked_rounds(record, scenario)
+    out = Path(out)
+    _check_manifest(out)
+    _write_scenarios(out, scenarios)
+    (out / "cells").mkdir(parents=True, exist_ok=True)
+    cells = list(dict.fromkeys(Cell(run, s) for run in records for s in scenarios))
+    plan = SweepPlan(out, records, cells, [])
+    plan.pending = [c for c in cells if not plan.cell_path(c).is_file()]
+    return plan
+
+
+#: ``executor(plan, cell_fn, jobs=, workers=) -> iterator of (cell, timing table or error text)``.
+Executor = Callable[..., Iterator[tuple[Cell, "pd.DataFrame | str"]]]
+
+
+def execute_local(plan: SweepPlan, cell_fn: CellFn, *, jobs: int = 1,
+                  workers: Sequence[NsWorker] | None = None) -> Iterator[tuple[Cell, pd.DataFrame | str]]:
+    """Run the pending cells on ``jobs`` ns-3 worker processes of this machine (the shared one plus new ones)."""
+    own = [] if workers is not None else [NsWorker() for _ in range(min(jobs, max(len(plan.pending), 1)) - 1)]
+    pool = list(workers) if workers is not None else [shared_worker(), *own]
+    idle: queue.Queue[NsWorker] = queue.Queue()
+    for w in pool:
+        idle.put(w)
+
+    def run_cell(cell: Cell) -> pd.DataFrame | str:
+        worker = idle.get()
+        try:
+            return worker.call(cell_fn, plan.records[cell.run], cell.scenario)
+        except NetbenchError as exc:
+            return str(exc)
+        finally:
+            idle.put(worker)
+
+    try:
+        with ThreadPoolExecutor(len(pool)) as executor:
+            futures = {executor.submit(run_cell, cell): cell for cell in plan.pending}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+    finally:
+        for w in own:
+            w.close()
+
+
+#: Sweep executors by name; each yields ``(cell, timing table or error text)`` as cells finish.
+EXECUTORS: dict[str, Executor] = {"local": execute_local}
+
+
+def merge_cells(plan: SweepPlan, failures: Sequence[dict]) -> SweepResult:
+    """Merge every finished cell of ``plan`` into the sweep's timing, summary and failure tables."""
+    finished = [plan.cell_path(c) for c in plan.cells if plan.cell_path(c).is_file()]
+    timing = pd.concat([read_timing(f) for f in finished], ignore_index=True) if finished else timing_frame([])
+    summary = summarize(timing)
+    failure_frame = pd.DataFrame(list(failures), columns=FAILURE_COLUMNS)
+    write_table(timing, plan.out / "timing")
+    write_table(summary, plan.out / "summary")
+    atomic.write_frame(plan.out / "failures.csv", failure_frame)
+    return SweepResult(timing, summary, failure_frame, ran=len(plan.pending),
+                       skipped=len(plan.cells) - len(plan.pending))
 
 
 def run_sweep(
     runs: Sequence[str | Path | RunRecord],
-    networks: Sequence[Network],
+    scenarios: Sequence[Scenario | Network],
     out: str | Path,
     *,
     jobs: int = 1,
@@ -100,69 +211,30 @@ def run_sweep(
     exact_star: bool = False,
     cell_fn: CellFn = replay_record,
     workers: Sequence[NsWorker] | None = None,
+    executor: str = "local",
     progress: bool = True,
 ) -> SweepResult:
-    """Replay each run on each network (see the module doc for the files written under ``out``).
+    """Replay each run through each scenario: plan, execute, merge (see the module doc).
 
-    ``workers`` overrides the worker processes (default: the shared worker plus
-    ``jobs - 1`` new ones); ``cell_fn`` what each cell runs (default: :func:`replay_record`).
+    ``scenarios`` may be plain networks with the shorthand ``compute_scale`` / ``exact_star``.
+    ``workers`` overrides the worker processes of the local executor; ``cell_fn`` what each
+    cell runs (default: :func:`~harness.replay.replay_record`).
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ConfigError(f"invalid jobs {jobs!r}: expected an integer >= 1")
-    if not networks:
-        raise ConfigError("a sweep needs at least one network")
-    records = _read_runs(runs)
-    compute_source(compute_scale)
-    for record in records.values():
-        for network in networks:
-            for _, transfers in round_transfers(record, compute_scale):
-                check_round(network, transfers)
-    out = Path(out)
-    _check_manifest(out, {"compute_scale": compute_scale, "exact_star": exact_star})
-    cells_dir = out / "cells"
-    cells_dir.mkdir(parents=True, exist_ok=True)
-
-    cells = [Cell(run, network) for run in records for network in networks]
-    pending = [c for c in cells if not (cells_dir / f"{c.key}.csv").is_file()]
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
+    plan = plan_sweep(runs, scenarios, out, compute_scale=compute_scale, exact_star=exact_star)
     failures: list[dict] = []
-    own = [] if workers is not None else [NsWorker() for _ in range(min(jobs, max(len(pending), 1)) - 1)]
-    pool_workers = list(workers) if workers is not None else [shared_worker(), *own]
-    idle: queue.Queue[NsWorker] = queue.Queue()
-    for w in pool_workers:
-        idle.put(w)
-
-    def run_cell(cell: Cell) -> str | None:
-        worker = idle.get()
-        try:
-            frame = worker.call(cell_fn, records[cell.run], cell.network, scenario=cell.scenario,
-                                compute_scale=compute_scale, exact_star=exact_star)
-        except NetbenchError as exc:
-            return str(exc)
-        finally:
-            idle.put(worker)
-        atomic.write_frame(cells_dir / f"{cell.key}.csv", frame)
-        return None
-
-    try:
-        with tqdm(total=len(cells), initial=len(cells) - len(pending), desc="sweep", unit="cell",
-                  disable=not progress) as bar, ThreadPoolExecutor(len(pool_workers)) as executor:
-            futures = {executor.submit(run_cell, cell): cell for cell in pending}
-            for future in as_completed(futures):
-                cell, error = futures[future], future.result()
-                if error is not None:
-                    failures.append({"scenario": cell.scenario, "run": cell.run, "network": cell.network.name,
-                                     "error": error})
-                    bar.write(f"cell {cell.run} @ {cell.scenario} failed: {error}")
-                bar.update()
-    finally:
-        for w in own:
-            w.close()
-
-    finished = [cells_dir / f"{c.key}.csv" for c in cells if (cells_dir / f"{c.key}.csv").is_file()]
-    timing = pd.concat([read_timing(f) for f in finished], ignore_index=True) if finished else timing_frame([])
-    summary = summarize(timing)
-    failure_frame = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
-    write_table(timing, out / "timing")
-    write_table(summary, out / "summary")
-    atomic.write_frame(out / "failures.csv", failure_frame)
-    return SweepResult(timing, summary, failure_frame, ran=len(pending), skipped=len(cells) - len(pending))
+    options = {"workers": workers} if workers is not None else {}
+    with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(plan.pending), desc="sweep", unit="cell",
+              disable=not progress) as bar:
+        for cell, result in EXECUTORS[executor](plan, cell_fn, jobs=jobs, **options):
+            if isinstance(result, str):
+                failures.append({"scenario": cell.name, "run": cell.run, "network": cell.scenario.network.name,
+                                 "error": result})
+                bar.write(f"cell {cell.run} @ {cell.name} failed: {result}")
+            else:
+                atomic.write_frame(plan.cell_path(cell), result)
+            bar.update()
+    return merge_cells(plan, failures)

@@ -6,6 +6,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from harness.scenario import Scenario
 from harness.timing import timing_frame, round_rows, write_table
 from ns3_scenarios.network import PRESETS
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer
@@ -25,9 +26,8 @@ def small_timing_csv(folder: Path) -> Path:
                     down = t.downlink_bytes * 8 / network.down_bps * 1.05
                     up = t.uplink_bytes * 8 / network.up_bps * 1.05
                     timings.append(ClientTiming(t.client, down, down + t.compute_s, down + t.compute_s + up))
-                rows += round_rows(scenario=network.label, run=f"{method}-run", method=method, network=network,
-                                   engine="isolated", round_idx=round_idx, transfers=transfers, timings=timings,
-                                   compute_source="recorded")
+                rows += round_rows(scenario=Scenario.from_network(network), run=f"{method}-run", method=method,
+                                   round_idx=round_idx, transfers=transfers, timings=timings)
     return write_table(timing_frame(rows), folder / "timing")[0]
 
 

@@ -126,8 +126,7 @@ class FLoRA(MultiRankMethod):
                     a_blocks = [a + inits[k][f"{t.prefix}.lora_A.{adapter_name(r)}.weight"]
                                 for k, (a, r) in enumerate(zip(a_blocks, ranks))]
                 b_blocks = [stacked[f"{t.prefix}.lora_B.stack.{k}"] for k in range(len(uploads))]
-                weight = self.base_weight(t)
-                weight.add_((torch.cat(b_blocks, 1) @ torch.cat(a_blocks, 0)).to(weight.device))
+                self.base_weight(t).add_(torch.cat(b_blocks, 1) @ torch.cat(a_blocks, 0))
         self.stack_ranks, self.stack_vector = ranks, vector
         self.round += 1
 
@@ -139,7 +138,7 @@ class FLoRA(MultiRankMethod):
     def server_state(self) -> dict[str, torch.Tensor]:
         state = {"round": torch.tensor(self.round), "stack_ranks": torch.tensor(self.stack_ranks, dtype=torch.int64),
                  "stack": self.stack_vector}
-        state.update({f"weight.{i}": self.base_weight(t).detach().cpu() for i, t in enumerate(self.targets)})
+        state.update({f"weight.{i}": self.base_weight(t).detach() for i, t in enumerate(self.targets)})
         return state
 
     def load_server_state(self, state: dict[str, torch.Tensor]) -> None:

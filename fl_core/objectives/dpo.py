@@ -28,7 +28,6 @@ import torch.nn.functional as F
 
 from fl_core.data.records import PreferencePair
 from fl_core.data.template import format_preference
-from fl_core.device import model_device, to_device
 from fl_core.errors import ModelError
 from fl_core.objectives.local import local_train
 from fl_core.objectives.sft import IGNORE, TokenizedExample, collate
@@ -91,13 +90,13 @@ def _scored_logps(core: torch.nn.Module, states: torch.Tensor, targets: torch.Te
 
 def sequence_logps(model: torch.nn.Module, rows: list[TokenizedExample], pad_id: int) -> torch.Tensor:
     """Sum of log pi(token) over each row's labelled (response) tokens; shape ``[len(rows)]``."""
-    batch = to_device(collate(rows, pad_id), model)
+    batch = collate(rows, pad_id)
     core = _core(model)
     hidden = core.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     labels = batch["labels"][:, 1:]
     scored = labels != IGNORE
     token_logps = _scored_logps(core, hidden[:, :-1][scored], labels[scored])
-    return torch.zeros(len(rows), dtype=token_logps.dtype, device=token_logps.device).index_add(0, scored.nonzero()[:, 0], token_logps)
+    return torch.zeros(len(rows), dtype=token_logps.dtype).index_add(0, scored.nonzero()[:, 0], token_logps)
 
 
 def pair_logps(model: torch.nn.Module, item: "PreferenceItem", pad_id: int) -> tuple[float, float]:
@@ -117,10 +116,8 @@ def pair_logps(model: torch.nn.Module, item: "PreferenceItem", pad_id: int) -> t
     for row, c in enumerate(conts):
         ids[row, : len(c)] = torch.tensor(c)
         mask[row, n : n + len(c)] = 1
-    device = model_device(model)
-    ids, mask = ids.to(device), mask.to(device)
     with torch.no_grad():
-        first = decoder(input_ids=torch.tensor([item.chosen.input_ids[:n]], device=device), use_cache=True)
+        first = decoder(input_ids=torch.tensor([item.chosen.input_ids[:n]]), use_cache=True)
         cache = first.past_key_values
         cache.batch_repeat_interleave(2)
         hidden = decoder(input_ids=ids, attention_mask=mask, past_key_values=cache).last_hidden_state
@@ -145,7 +142,7 @@ def adapter_digest(model: torch.nn.Module) -> bytes:
     for name, p in model.named_parameters():
         if "lora_" in name:
             h.update(name.encode())
-            h.update(p.detach().cpu().contiguous().numpy().tobytes())
+            h.update(p.detach().contiguous().numpy().tobytes())
     return h.digest()
 
 
@@ -230,8 +227,8 @@ class DPOObjective:
             chosen, rejected = logps[: len(items)], logps[len(items):]
         else:
             chosen, rejected = self.evaluated_logps(model, items).to(torch.float32).unbind(dim=1)
-        ref_c = torch.tensor([i.ref_chosen for i in items], dtype=chosen.dtype, device=chosen.device)
-        ref_r = torch.tensor([i.ref_rejected for i in items], dtype=chosen.dtype, device=chosen.device)
+        ref_c = torch.tensor([i.ref_chosen for i in items], dtype=chosen.dtype)
+        ref_r = torch.tensor([i.ref_rejected for i in items], dtype=chosen.dtype)
         return dpo_loss(chosen, rejected, ref_c, ref_r, self.beta).mean()
 
     def train(self, method, items: list[PreferenceItem], steps: int, batch_size: int, lr: float, rng) -> float:

@@ -7,7 +7,6 @@ import torch
 
 from fl_core.data.records import Example
 from fl_core.data.template import format_full
-from fl_core.device import to_device
 from fl_core.objectives.local import local_train
 
 IGNORE = -100
@@ -63,7 +62,7 @@ class SFTObjective:
     def loss(self, model: torch.nn.Module, items: list[TokenizedExample]) -> torch.Tensor:
         """Mean token loss over the responses of one batch."""
         batch = collate(items, self.tokenizer.pad_token_id)
-        return model(**to_device(batch, model)).loss
+        return model(**batch).loss
 
     def train(self, method, items: list[TokenizedExample], steps: int, batch_size: int, lr: float, rng) -> float:
         """Local SFT steps on one client's data."""

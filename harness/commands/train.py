@@ -48,7 +48,6 @@ def build_config(opts: dict) -> RunConfig:
         ranks=tuple(opts["ranks"]) if opts["ranks"] else RunConfig.ranks, per_category=opts["per_category"],
         eval_examples=opts["eval_examples"], eval_every=opts["eval_every"], arc_subset=opts["arc_subset"],
         arc_final=opts["arc_final"], seed=opts["seed"], threads=opts["threads"], keep_blobs=opts["blobs"],
-        device=opts["device"], dtype=opts["dtype"], gradient_checkpointing=opts["gradient_checkpointing"],
         participation=opts["participation"], concurrency=opts["concurrency"],
         staleness_exponent=opts["staleness_exponent"], links=tuple(n.name for n in opts["links"] or ()),
         links_seed=opts["links_seed"], ecolora=eco, extra={"dpo_beta": opts["dpo_beta"]},
@@ -132,12 +131,6 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
               help="Draw each client's link uniformly from --links with this seed.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="torch CPU threads.")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (CUDA when present) | cpu | cuda | cuda:N: where the model trains.")
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True,
-              help="Precision of the frozen base weights; LoRA parameters and optimiser state stay float32.")
-@click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=False, show_default=True,
-              help="Recompute activations in the backward pass (less memory, ~30% more compute).")
 @click.option("--blobs/--no-blobs", default=True, show_default=True, help="Keep every message's bytes.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory (default runs/<method>).")

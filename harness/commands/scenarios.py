@@ -1,0 +1,38 @@
+"""``netbench scenarios``: list the built-in scenarios, show one resolved, or check scenario files."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+__all__ = ["scenarios"]
+
+
+@click.command()
+@click.option("--check", "check", type=click.Path(path_type=Path), multiple=True,
+              help="Validate this scenario file (repeatable): prints its name and hash, or one error line.")
+@click.option("--show", default=None, metavar="FILE_OR_NAME",
+              help="Print the resolved spec (JSON) of a built-in or a file.")
+def scenarios(check: tuple[Path, ...], show: str | None) -> None:
+    """List the built-in scenarios (name, hash, description); with --check, validate files instead."""
+    from harness import scenario_builtins
+    from harness.scenario import load_scenario
+    from harness.scenario_toml import load_file
+
+    if check:
+        for path in check:
+            scenario = load_file(path)
+            click.echo(f"ok: {path}: scenario {scenario.name!r}, hash {scenario.hash}, engine {scenario.engine}")
+        return
+    if show is not None:
+        scenario = load_scenario(show)
+        click.echo(json.dumps({**scenario.resolved(), "hash": scenario.hash}, indent=2, sort_keys=True))
+        return
+    rows = []
+    for name in scenario_builtins.names():
+        scenario = scenario_builtins.get(name)
+        rows.append((name, scenario.hash, scenario.engine, scenario.description or scenario.network.label))
+    width = max(len(r[0]) for r in rows)
+    for name, digest, engine, text in rows:
+        click.echo(f"{name:<{width}}  {digest}  {engine:<8}  {text}")
