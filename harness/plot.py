@@ -6,6 +6,7 @@ the bottom and communication time stacked on top (critical path, summed over rou
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -14,20 +15,20 @@ from matplotlib.patches import Patch
 
 from fl_core import atomic
 from fl_core.errors import DataError
-from harness.timing import TIMING_COLUMNS, check_columns, read_timing, summarize
+from harness.timing import CORE_TIMING_COLUMNS, check_columns, read_timing, summarize
 
 FIGURE3_COLUMNS = ["scenario", "method", "up_mbps", "down_mbps", "computation_s", "communication_s"]
 TIMELINE_COLUMNS = ["scenario", "run", "round", "client", "download_s", "compute_s", "upload_s"]
 _UNITS = {"hours": 3600.0, "minutes": 60.0, "seconds": 1.0}
 
 
-def load_summary(path: str | Path) -> pd.DataFrame:
+def load_summary(path: str | Path, required: list[str] | None = None) -> pd.DataFrame:
     """A summary table from a summary CSV, or computed from a timing CSV (it has ``round_s``)."""
     frame = read_timing(path)
     if "round_s" in frame.columns:
-        check_columns(frame, TIMING_COLUMNS, f"timing table {path}")
+        check_columns(frame, CORE_TIMING_COLUMNS, f"timing table {path}")
         return summarize(frame)
-    check_columns(frame, FIGURE3_COLUMNS, f"{path} (neither a timing nor a summary table)")
+    check_columns(frame, required or FIGURE3_COLUMNS, f"{path} (neither a timing nor a summary table)")
     return frame
 
 
@@ -120,3 +121,67 @@ def save(fig: Figure, out: str | Path) -> Path:
 def figure3(summary: pd.DataFrame, out: str | Path, unit: str = "auto", title: str | None = None) -> Path:
     """Draw Figure 3 from ``summary`` and write it to ``out``."""
     return save(figure3_figure(summary, unit, title), out)
+
+
+_FACTOR_RE = re.compile(r"^(?:.*/)?([A-Za-z][A-Za-z_-]*)=([-+0-9.eE]+)$")
+DIVERGENCE_COLUMNS = ["scenario", "ns3_over_analytic", "ns3_over_theory", "ns3_over_plain"]
+DIVERGENCE_RATIOS = {"ns3_over_analytic": "ns-3 / closed form", "ns3_over_theory": "ns-3 / theory (PFTK, trace)"}
+#: What each factor's level means, for the axis labels; level 0 of loss, trace-cv and cross is the plain link.
+FACTOR_LABELS = {"loss": "random loss rate", "burst": "mean loss burst at 1 % loss (packets)",
+                 "trace-cv": "capacity trace coefficient of variation", "cross": "competing bulk TCP flows (uplink)",
+                 "queue": "DropTail buffer (packets)"}
+_BASELINE_FACTORS = ("loss", "trace-cv", "cross")
+
+
+def divergence_table(summary: pd.DataFrame, baseline: str = "1/5") -> pd.DataFrame:
+    """One row per (factor, level): the mean over runs of ns-3 / closed form (and / theory, / size-rate).
+
+    Factors and levels come from scenario names ``<factor>=<level>`` (the ``divergence/...``
+    built-ins); the ``baseline`` scenario (the plain link they vary) is level 0 of loss,
+    trace-cv and cross.
+    """
+    check_columns(summary, DIVERGENCE_COLUMNS, "summary table")
+    rows = []
+    for scenario, group in summary.groupby("scenario", sort=False):
+        match = _FACTOR_RE.match(str(scenario))
+        ratios = {c: group[c].mean() for c in (*DIVERGENCE_RATIOS, "ns3_over_plain")}
+        if match:
+            rows.append({"factor": match.group(1), "level": float(match.group(2)), "scenario": scenario, **ratios})
+        elif scenario == baseline:
+            rows += [{"factor": f, "level": 0.0, "scenario": scenario, **ratios} for f in _BASELINE_FACTORS]
+    table = pd.DataFrame(rows, columns=["factor", "level", "scenario", *DIVERGENCE_RATIOS, "ns3_over_plain"])
+    if table.empty or not (table["scenario"] != baseline).any():
+        raise DataError("summary table has no scenario named <factor>=<level> (e.g. divergence/loss=0.01) to plot")
+    return table.sort_values(["factor", "level"], key=lambda s: s.map(_factor_order) if s.name == "factor" else s,
+                             ignore_index=True)
+
+
+def _factor_order(factor: str) -> int:
+    order = list(FACTOR_LABELS)
+    return order.index(factor) if factor in order else len(order)
+
+
+def divergence_figure(summary: pd.DataFrame, baseline: str = "1/5", title: str | None = None) -> Figure:
+    """One panel per impairment factor: ns-3's communication time over the closed form's (and theory's)."""
+    table = divergence_table(summary, baseline)
+    factors = list(dict.fromkeys(table["factor"]))
+    fig = Figure(figsize=(3.2 * len(factors), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(factors), sharey=True, squeeze=False)[0]
+    for ax, factor in zip(axes, factors):
+        rows = table[table["factor"] == factor]
+        for (column, label), style in zip(DIVERGENCE_RATIOS.items(), ("o-", "s--")):
+            ax.plot(rows["level"], rows[column], style, label=label)
+        ax.axhline(1.0, color="grey", linewidth=0.8)
+        if factor in ("loss", "queue"):
+            ax.set_xscale("symlog", linthresh=min(rows["level"][rows["level"] > 0], default=1.0))
+        ax.set_xlabel(FACTOR_LABELS.get(factor, factor))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("communication time ratio")
+    axes[-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title or f"Where packet level matters: ns-3 over closed form, one impairment at a time ({baseline})")
+    return fig
+
+
+def divergence(summary: pd.DataFrame, out: str | Path, baseline: str = "1/5", title: str | None = None) -> Path:
+    """Draw the divergence figure from ``summary`` and write it to ``out``."""
+    return save(divergence_figure(summary, baseline, title), out)

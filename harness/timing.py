@@ -18,6 +18,7 @@ from fl_core import atomic
 from fl_core.errors import DataError
 from harness import analytic
 from harness.scenario import Scenario
+from ns3_scenarios.seeds import flow_seed, unit_draw
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, link_of
 
 TIMING_COLUMNS = [
@@ -37,6 +38,13 @@ SUMMARY_COLUMNS = [
     "theory_communication_s", "ns3_over_analytic", "ns3_over_plain", "ns3_over_theory",
 ]
 _TEXT_COLUMNS = ("scenario", "scenario_hash", "run", "method", "tcp", "engine", "compute_source")
+
+
+def _trace_clock(link, direction: str, offset: float, at_s: float) -> float:
+    """Where in its capacity trace a client's ``direction`` is ``at_s`` into the round: its seeded offset
+    (a share of the period, ``flow_seed(round seed, client, "trace")``) plus ``at_s``, as the engines run it."""
+    trace = getattr(link, direction).trace
+    return 0.0 if trace is None else offset * trace.period_s + at_s
 
 
 def round_rows(
@@ -63,9 +71,12 @@ def round_rows(
     critical = max(range(len(timings)), key=lambda i: (finish[i], -timings[i].client))
     crit = timings[critical]
     digest = scenario.hash
+    seed = scenario.round_seed(run, round_idx)
     rows = []
     for transfer, timing in zip(transfers, timings):
         link = link_of(network, transfer)
+        offset = unit_draw(flow_seed(seed, int(transfer.client), "trace"))
+
         down_bytes, up_bytes = int(transfer.downlink_bytes), int(transfer.uplink_bytes)
         rows.append({
             "scenario": scenario.name, "scenario_hash": digest, "run": run, "method": method,
@@ -82,8 +93,9 @@ def round_rows(
             "analytic_upload_s": analytic.transfer_s(up_bytes, link.up_bps, link.latency_s, tcp),
             "plain_download_s": down_bytes * 8 / link.down_bps,
             "plain_upload_s": up_bytes * 8 / link.up_bps,
-            "theory_download_s": analytic.theory_s(down_bytes, link, "down"),
-            "theory_upload_s": analytic.theory_s(up_bytes, link, "up"),
+            "theory_download_s": analytic.theory_s(down_bytes, link, "down", _trace_clock(link, "down", offset, 0.0)),
+            "theory_upload_s": analytic.theory_s(up_bytes, link, "up",
+                                                 _trace_clock(link, "up", offset, timing.upload_start_s)),
         })
     return rows
 

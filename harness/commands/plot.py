@@ -10,13 +10,21 @@ __all__ = ["plot"]
 
 @click.command()
 @click.argument("timing", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("results/figure3.png"),
-              show_default=True, help="Image file to write (PNG, PDF or SVG by suffix).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Image file to write (PNG, PDF or SVG by suffix) [default: results/<kind>.png].")
+@click.option("--kind", type=click.Choice(["figure3", "divergence"]), default="figure3", show_default=True,
+              help="figure3: computation/communication bars; divergence: ns-3 over the closed form per impairment "
+                   "(scenarios named <factor>=<level>, e.g. the divergence/... built-ins).")
 @click.option("--unit", type=click.Choice(["auto", "hours", "minutes", "seconds"]), default="auto",
               show_default=True, help="Time unit of the y axis.")
-def plot(timing: Path, out: Path, unit: str) -> None:
-    """Stacked computation/communication bars per method, grouped by network, from a timing or summary CSV."""
-    from harness.plot import figure3, load_summary
+def plot(timing: Path, out: Path | None, kind: str, unit: str) -> None:
+    """Stacked computation/communication bars per method, grouped by network, from a timing or summary CSV
+    (or, with --kind divergence, ns-3 / closed form across impairments)."""
+    from harness.plot import DIVERGENCE_COLUMNS, divergence, figure3, load_summary
 
-    figure3(load_summary(timing), out, unit=unit)
+    out = out or Path("results") / f"{kind}.png"
+    if kind == "divergence":
+        divergence(load_summary(timing, DIVERGENCE_COLUMNS), out)
+    else:
+        figure3(load_summary(timing), out, unit=unit)
     click.echo(f"wrote {out}")
