@@ -1,4 +1,4 @@
-"""Built-in named scenarios: the paper's four presets and a few realistic access networks.
+"""Built-in named scenarios: the paper's four presets, a few realistic access networks, a WiFi and an LTE cell.
 
 The presets (``0.2/1``, ``1/5``, ``2/10``, ``5/25``: Mbps up/down, 50 ms, Linux TCP) are the
 shorthand ``--network`` scenarios, with the same hash. The others are TOML text in
@@ -82,6 +82,40 @@ BUILTINS: dict[str, str] = {
         [[compute.mixture]]
         weight = 0.2
         factor = 4.0
+    """,
+    "wifi-home": """
+        description = "Wi-Fi cell: 802.11n 2.4 GHz 20 MHz, MinstrelHt, stations 2-30 m from the AP (seeded), AP wired at 1 Gbps, 20 ms to the server; link = the 65 Mbps MCS 7 nominal rate"
+        seed = 1
+        [link]
+        up = "65Mbps"
+        down = "65Mbps"
+        latency = "20ms"
+        [engine]
+        name = "wifi"
+        [engine.wifi]
+        standard = "802.11n"
+        band_ghz = 2.4
+        channel_width_mhz = 20
+        rate_manager = "minstrel-ht"
+        min_distance_m = 2.0
+        max_distance_m = 30.0
+    """,
+    "lte-cell": """
+        description = "LTE cell: 25 RB (5 MHz) each way, proportional fair, RLC UM 1 MB, UEs 50-500 m (seeded), log-distance loss, 30 ms PGW to server; link = the 18 Mbps one-UE peak"
+        seed = 1
+        [link]
+        up = "18Mbps"
+        down = "18Mbps"
+        latency = "30ms"
+        [engine]
+        name = "lte"
+        [engine.lte]
+        ul_resource_blocks = 25
+        dl_resource_blocks = 25
+        scheduler = "pf"
+        rlc_mode = "um"
+        min_distance_m = 50.0
+        max_distance_m = 500.0
     """,
 }
 

@@ -126,3 +126,24 @@ def test_settings_round_trip_and_standard_defaults():
     assert (ax.band_ghz, ax.channel_width_mhz, ax.rate_manager) == (5.0, 80, "thompson")
     drawn = [LteSettings().distance_of(c) for c in range(50)]
     assert all(50 <= d <= 500 for d in drawn) and len(set(drawn)) == 50
+
+
+def test_idle_gap_compression_keeps_the_round_times():
+    # both compute 4 s after ~0.1 s of download: 3 s of idle cell are skipped, uploads shifted back
+    transfers = [ClientTransfer(0, 60 * KB, 4.0, 60 * KB), ClientTransfer(1, 60 * KB, 4.2, 60 * KB)]
+    full = round_of("wifi", transfers, distances_m=[5, 8], idle_gap_s="off")
+    compressed = round_of("wifi", transfers, distances_m=[5, 8])
+    for a, b in zip(full, compressed):
+        assert (a.download_done_s, a.upload_start_s) == (b.download_done_s, b.upload_start_s)
+        assert b.upload_done_s == pytest.approx(a.upload_done_s, abs=2e-3)
+        assert b.upload_done_s > b.upload_start_s > 4.0
+
+
+def test_builtin_cell_scenarios():
+    from harness.scenario import load_scenario
+
+    wifi, lte = load_scenario("wifi-home"), load_scenario("lte-cell")
+    assert (wifi.engine, lte.engine) == ("wifi", "lte")
+    assert wifi.engine_settings == WifiSettings.default()
+    assert lte.engine_settings == LteSettings.default()
+    assert wifi.resolved()["engine"]["settings"]["standard"] == "802.11n"

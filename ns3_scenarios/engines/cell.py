@@ -109,6 +109,13 @@ def from_mapping(cls: type[S], data: Mapping, where: str, parsers: Mapping[str, 
     return cls(**merged)
 
 
+def idle_gap(value: object, where: str) -> float | None:
+    """Seconds an idle gap is compressed to (>= 0.1 s), or ``"off"`` / ``None`` to simulate it in full."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "off"):
+        return None
+    return number(value, where, low=0.1, high=3600)
+
+
 def rate(value: object, where: str) -> float:
     """A link rate in bit/s (1 kbit/s to 100 Gbit/s)."""
     try:
@@ -291,9 +298,36 @@ def horizon_s(transfers: Sequence[ClientTransfer], t0_s: float) -> float:
 
 # --- the round -----------------------------------------------------------------------------------
 
+_SCHEDULE_CPP = r"""
+#include <cstdint>
+#include <functional>
+namespace netbench_cell {
+void Schedule(int64_t delayNs, std::function<void()> f) {
+  ns3::Simulator::Schedule(ns3::NanoSeconds(delayNs), [f] { f(); });
+}
+}  // namespace netbench_cell
+"""
+_scheduler: list[Any] = []
+
+
+def _schedule(ns: Any, delay_ns: int, fn: Callable[[], None]) -> None:
+    """Call ``fn`` (kept alive by the caller) ``delay_ns`` simulated nanoseconds from now."""
+    if not _scheduler:
+        ns.cppyy.cppdef(_SCHEDULE_CPP)
+        _scheduler.append(ns.cppyy.gbl.netbench_cell.Schedule)
+    _scheduler[0](int(delay_ns), fn)
+
+
 def run_round(sim: simcore.Simulation, server: Any, server_address: Any, clients: Sequence[Any],
-              client_addresses: Sequence[Any], transfers: Sequence[ClientTransfer], t0_s: float) -> list[ClientTiming]:
+              client_addresses: Sequence[Any], transfers: Sequence[ClientTransfer], t0_s: float,
+              idle_gap_s: float | None = None) -> list[ClientTiming]:
     """Downloads at ``t0_s``, compute, uploads; one :class:`ClientTiming` per transfer (times from ``t0_s``).
+
+    ``idle_gap_s``: when the last download completes before any upload has started, the
+    cell is idle until the first upload. That common gap is simulated as ``idle_gap_s``
+    (when longer) and every upload is shifted back by the difference in the report, so a
+    round whose clients compute for 30 s does not spend 30 s of TTIs or beacons on an
+    idle cell. ``None`` simulates the gap in full.
 
     The simulation stops when the last flow completes, or at :func:`horizon_s`, after which
     an unfinished flow is a ``ScenarioError``.
@@ -306,31 +340,70 @@ def run_round(sim: simcore.Simulation, server: Any, server_address: Any, clients
     t0_ns = simcore.nanoseconds(t0_s)
     horizon = horizon_s(transfers, t0_s)
     remaining = [sum(1 for i in range(n) if down_bytes[i] or up_bytes[i])]
+    downloading = {i for i in range(n) if down_bytes[i]}
+    due_ns: dict[int, int] = {}  # each upload's start in the uncompressed round (absolute ns)
+    started: set[int] = set()
+    state = {"shift_ns": 0, "generation": 0}
+
+    def now_ns() -> int:
+        return int(ns.Simulator.Now().GetNanoSeconds())
 
     def finished(_: int) -> None:
         remaining[0] -= 1
         if remaining[0] == 0:
             ns.Simulator.Stop()
 
-    def start_upload(i: int) -> None:
-        """Client ``i`` has its download: upload after its compute time (now, or at t0)."""
+    def launch(i: int, generation: int) -> None:
+        if generation == state["generation"] and i not in started:
+            started.add(i)
+            sim.send(clients[i], server_address, _UP_PORT_BASE + i, up_bytes[i], 0)
+
+    def plan(i: int) -> None:
+        generation = state["generation"]
+
+        def fire() -> None:
+            launch(i, generation)
+        sim._keep.append(fire)
+        _schedule(ns, due_ns[i] - state["shift_ns"] - now_ns(), fire)
+
+    def maybe_compress(now: int) -> None:
+        waiting = [j for j in due_ns if j not in started]
+        if idle_gap_s is None or started or not waiting:
+            return
+        gap = min(due_ns[j] for j in waiting) - now
+        keep = simcore.nanoseconds(idle_gap_s)
+        if gap > keep:
+            state["shift_ns"], state["generation"] = gap - keep, state["generation"] + 1
+            for j in waiting:
+                plan(j)
+
+    def downloaded(i: int) -> None:
+        now = now_ns()
+        downloading.discard(i)
         if up_bytes[i]:
-            sim.send(clients[i], server_address, _UP_PORT_BASE + i, up_bytes[i], compute_ns[i])
+            due_ns[i] = now + compute_ns[i]
+            plan(i)
         else:
             finished(i)
+        if not downloading:
+            maybe_compress(now)
 
     downloads, uploads = {}, {}
     for i in range(n):
         if up_bytes[i]:
             uploads[i] = sim.sink(server, _UP_PORT_BASE + i, up_bytes[i], i, finished)
         if down_bytes[i]:
-            downloads[i] = sim.sink(clients[i], _DOWN_PORT, down_bytes[i], i, start_upload)
+            downloads[i] = sim.sink(clients[i], _DOWN_PORT, down_bytes[i], i, downloaded)
             sim.send(server, client_addresses[i], _DOWN_PORT, down_bytes[i], t0_ns)
         elif up_bytes[i]:
-            sim.send(clients[i], server_address, _UP_PORT_BASE + i, up_bytes[i], t0_ns + compute_ns[i])
+            due_ns[i] = t0_ns + compute_ns[i]
+            plan(i)
+    if not downloading:
+        maybe_compress(t0_ns)
     if remaining[0]:
         sim.run(horizon)
 
+    shift_s = state["shift_ns"] / 1e9
     timings = []
     for i, t in enumerate(transfers):
         what = f"client {t.client}"
@@ -340,6 +413,6 @@ def run_round(sim: simcore.Simulation, server: Any, server_address: Any, clients
         start = (simcore.nanoseconds(down) + compute_ns[i]) / 1e9
         up = start
         if i in uploads:
-            up = simcore.check_done(uploads[i], up_bytes[i], f"{what} upload", horizon) - t0_s
+            up = simcore.check_done(uploads[i], up_bytes[i], f"{what} upload", horizon) + shift_s - t0_s
         timings.append(ClientTiming(int(t.client), round(down, 9), round(start, 9), round(up, 9)))
     return timings

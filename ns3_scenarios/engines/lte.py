@@ -71,6 +71,7 @@ _PARSERS = {
     "distances_m": cell.distances,
     "placement_seed": lambda v, w: cell.number(v, w, low=0, integer=True),
     "pgw_link_bps": cell.rate,
+    "idle_gap_s": cell.idle_gap,
 }
 
 
@@ -93,6 +94,7 @@ class LteSettings(cell.CellSettings):
     distances_m: tuple[tuple[int, float], ...] = ()
     placement_seed: int = 0
     pgw_link_bps: float = 10e9
+    idle_gap_s: float | None = 1.0  # see cell.run_round; None simulates idle time in full
 
     _where: ClassVar[str] = "lte"
     _parsers: ClassVar[Mapping] = _PARSERS
@@ -166,7 +168,8 @@ def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, see
         sim._keep.extend((lte, epc, enb, ues, enb_devices, ue_devices, ue_interfaces,
                           routing, stack))
         return cell.run_round(sim, server.Get(0), backhaul.GetAddress(1), [ues.Get(i) for i in range(n)],
-                              [ue_interfaces.GetAddress(i) for i in range(n)], transfers, WARMUP_S)
+                              [ue_interfaces.GetAddress(i) for i in range(n)], transfers, WARMUP_S,
+                              settings.idle_gap_s)
 
 
 ENGINE = register(cell.CellEngine("lte", LteSettings, simulate_round))

@@ -94,6 +94,7 @@ _PARSERS = {
     "distances_m": cell.distances,
     "placement_seed": lambda v, w: cell.number(v, w, low=0, integer=True),
     "ap_link_bps": cell.rate,
+    "idle_gap_s": cell.idle_gap,
 }
 
 
@@ -113,6 +114,7 @@ class WifiSettings(cell.CellSettings):
     distances_m: tuple[tuple[int, float], ...] = ()
     placement_seed: int = 0
     ap_link_bps: float = 1e9
+    idle_gap_s: float | None = 1.0  # see cell.run_round; None simulates idle time in full
 
     _where: ClassVar[str] = "wifi"
     _parsers: ClassVar[Mapping] = _PARSERS
@@ -197,7 +199,8 @@ def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, see
 
             return cell.run_round(sim, server.Get(0), backhaul.GetAddress(1),
                                   [stations.Get(i) for i in range(n)],
-                                  [station_interfaces.GetAddress(i) for i in range(n)], transfers, WARMUP_S)
+                                  [station_interfaces.GetAddress(i) for i in range(n)], transfers, WARMUP_S,
+                                  settings.idle_gap_s)
 
 
 ENGINE = register(cell.CellEngine("wifi", WifiSettings, simulate_round))
