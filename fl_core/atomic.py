@@ -43,3 +43,31 @@ def write_frame(path: str | os.PathLike, frame) -> None:
         write_bytes(path, buf.getvalue())
     else:
         write_text(path, frame.to_csv(index=False))
+
+
+def check_out_dir(folder: str | os.PathLike, option: str = "--out") -> Path:
+    """Create ``folder`` if needed and prove it writable, before any work: ``OutputError`` otherwise."""
+    from fl_core.errors import OutputError
+
+    folder = Path(folder)
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"{option} {folder}: exists and is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{option} {folder}: cannot be created or written ({exc.strerror or exc})") from None
+    return folder
+
+
+def check_out_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Like :func:`check_out_dir` for a file to be written: its folder must be creatable and writable."""
+    from fl_core.errors import OutputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{option} {path}: is a folder, expected a file name")
+    check_out_dir(path.parent, option)
+    return path

@@ -106,7 +106,7 @@ class RunConfig:
             (self.local_steps >= 1, f"local steps={self.local_steps} must be >= 1"),
             (self.batch_size >= 1, f"batch size={self.batch_size} must be >= 1"),
             (self.max_len >= 8, f"max_len={self.max_len} must be >= 8"),
-            (math.isfinite(self.lr) and self.lr > 0, f"learning rate={self.lr} must be > 0"),
+            (math.isfinite(self.lr) and self.lr > 0, f"learning rate={self.lr} must be a finite number > 0"),
             (self.alpha > 0, f"Dirichlet alpha={self.alpha} must be > 0"),
             (self.eval_every >= 1, f"eval_every={self.eval_every} must be >= 1"),
             (self.threads >= 1, f"threads={self.threads} must be >= 1"),
@@ -114,6 +114,11 @@ class RunConfig:
         ]
         if self.participation not in ("uniform", "fedbuff"):
             checks.append((False, f"unknown participation {self.participation!r}; choose uniform or fedbuff"))
+        if self.participation == "uniform":
+            fedbuff_only = [name for name, value in (("--concurrency", self.concurrency), ("--links", self.links or None),
+                                                     ("--links-seed", self.links_seed)) if value is not None]
+            checks.append((not fedbuff_only, f"{', '.join(fedbuff_only)} only apply with --participation fedbuff "
+                                             "(uniform participation has no arrival order); drop them or use fedbuff"))
         if self.participation == "fedbuff":
             conc = self.concurrency or 2 * self.participants
             checks.append((self.participants <= conc <= self.n_clients,

@@ -31,3 +31,7 @@ class WireFormatError(CodecError):
 
 class RunDirError(NetbenchError):
     """A run directory that is missing, incomplete, corrupt or from a newer format."""
+
+
+class OutputError(NetbenchError):
+    """An output location that cannot be created or written (checked before any work)."""

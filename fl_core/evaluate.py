@@ -21,6 +21,17 @@ def mc_prompt(q: MCQuestion) -> str:
     return f"Question: {q.question}\nAnswer:"
 
 
+def _cache_argument(decoder: torch.nn.Module) -> str:
+    """The decoder's name for the key/value cache: ``cache`` (transformers >= 5.2x) or ``past_key_values``.
+
+    Passing (or reading) the old name on a newer transformers works but warns on every call.
+    """
+    import inspect
+
+    params = inspect.signature(decoder.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
 def _choice_logprobs(decoder, head, tokenizer, context: str, choices: list[str]) -> list[float]:
     """Sum of log-probabilities of each choice given the shared context.
 
@@ -37,11 +48,12 @@ def _choice_logprobs(decoder, head, tokenizer, context: str, choices: list[str])
     for row, c in enumerate(conts):
         ids[row, : len(c)] = torch.tensor(c)
         mask[row, ctx.shape[1] : ctx.shape[1] + len(c)] = 1
+    cache_arg = _cache_argument(decoder)
     with torch.no_grad():
         first = decoder(input_ids=ctx, use_cache=True)
-        cache = first.past_key_values
+        cache = getattr(first, cache_arg)
         cache.batch_repeat_interleave(len(conts))
-        hidden = decoder(input_ids=ids, attention_mask=mask, past_key_values=cache).last_hidden_state
+        hidden = decoder(input_ids=ids, attention_mask=mask, **{cache_arg: cache}).last_hidden_state
         last_ctx = first.last_hidden_state[0, -1:].expand(len(conts), -1)
         scores = []
         for row, c in enumerate(conts):

@@ -25,6 +25,7 @@ from fl_core.config import RunConfig
 from fl_core.errors import RunDirError
 from fl_core.evaluate import heldout_loss, mc_accuracy
 from fl_core.federation import Federation, arc_sets, build_federation, load_examples, sample_participants
+from fl_core.lock import folder_lock
 from fl_core.methods import get_method
 from fl_core.methods.base import Method
 from fl_core.model import load_base_model
@@ -226,14 +227,15 @@ def train(cfg: RunConfig, out: str | Path, progress: bool = True, arrivals=None)
     ``arrivals`` (a :class:`fl_core.fedbuff.ArrivalModel`) is required for FedBuff participation.
     """
     out = Path(out)
-    if (out / "run.json").exists():
-        raise RunDirError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-    trainer = Trainer(cfg, out, progress)
-    if cfg.participation == "fedbuff":
-        from fl_core.fedbuff import run_fedbuff
+    with folder_lock(out, "train"):
+        if (out / "run.json").exists():
+            raise RunDirError(f"{out} already holds a run; use --resume to continue it or choose another --out")
+        trainer = Trainer(cfg, out, progress)
+        if cfg.participation == "fedbuff":
+            from fl_core.fedbuff import run_fedbuff
 
-        return run_fedbuff(trainer, arrivals)
-    return trainer.run()
+            return run_fedbuff(trainer, arrivals)
+        return trainer.run()
 
 
 def resume(out: str | Path, progress: bool = True) -> Path:
@@ -242,9 +244,10 @@ def resume(out: str | Path, progress: bool = True) -> Path:
     meta_file = out / "run.json"
     if not meta_file.is_file():
         raise RunDirError(f"{out} is not a run directory (no run.json): nothing to resume")
-    meta = json.loads(meta_file.read_text())
-    if meta.get("status") == "complete":
-        raise RunDirError(f"{out} is already complete")
-    if meta["config"].get("participation") == "fedbuff":
-        raise RunDirError(f"{out} is an asynchronous (FedBuff) run; those cannot be resumed, start it again")
-    return Trainer(RunConfig.from_dict(meta["config"]), out, progress).run()
+    with folder_lock(out, "train --resume"):
+        meta = json.loads(meta_file.read_text())
+        if meta.get("status") == "complete":
+            raise RunDirError(f"{out} is already complete")
+        if meta["config"].get("participation") == "fedbuff":
+            raise RunDirError(f"{out} is an asynchronous (FedBuff) run; those cannot be resumed, start it again")
+        return Trainer(RunConfig.from_dict(meta["config"]), out, progress).run()

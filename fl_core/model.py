@@ -88,6 +88,66 @@ def _tiny_llama(seed: int) -> BaseModel:
     return BaseModel(LlamaForCausalLM(config), tokenizer, TINY_MODEL)
 
 
+_OFFLINE_VALUES = {"1", "ON", "YES", "TRUE"}
+#: Seconds to wait for the hub before calling the machine offline.
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def _hub_offline_reason() -> str | None:
+    """Why the hub cannot be used now (an offline variable, or no answer within a few seconds); ``None`` if it can."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(name, "").strip().upper() in _OFFLINE_VALUES:
+            return f"{name} is set"
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    answer: list[str | None] = []
+
+    def probe() -> None:  # in a thread: a DNS lookup has no timeout of its own
+        try:
+            socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S).close()
+            answer.append(None)
+        except OSError as exc:
+            answer.append(f"{host}:{port} is unreachable ({exc.strerror or exc})")
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(HUB_PROBE_TIMEOUT_S + 0.5)
+    return answer[0] if answer else f"{host}:{port} gave no answer within {HUB_PROBE_TIMEOUT_S:g} s"
+
+
+def resolve_model_source(spec: str) -> str | Path:
+    """Where to load ``spec`` from: a local folder, a hub id's cached snapshot, or the hub itself.
+
+    When the id is neither a folder nor cached and the hub cannot be reached, this fails
+    within a few seconds with one line (instead of a minute of retries).
+    """
+    if Path(spec).exists():
+        if not (Path(spec) / "config.json").is_file():
+            raise ModelError(f"model path {spec!r} is not a Hugging Face model folder (no config.json)")
+        return Path(spec)
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(spec, "config.json")
+    except ValueError:  # HFValidationError: not a repo id either
+        raise ModelError(f"model {spec!r} is neither a local folder nor a Hugging Face hub id") from None
+    if isinstance(cached, str):
+        return Path(cached).parent
+    reason = _hub_offline_reason()
+    if reason is not None:
+        raise ModelError(
+            f"model {spec!r} is not a local folder and this machine is offline ({reason}); pass a local "
+            f"Hugging Face model folder (with config.json) as --model, or use the offline default {DEFAULT_MODEL}"
+        )
+    return spec
+
+
 def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0) -> BaseModel:
     """Load ``spec``: ``smollm2-135m`` (offline default), ``tiny-llama`` (tests), a local folder or a hub id.
 
@@ -108,9 +168,7 @@ def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0) -> BaseModel:
                 _convert_smollm2(path)
             source: str | Path = path
         else:
-            source = spec
-            if Path(spec).exists() and not (Path(spec) / "config.json").is_file():
-                raise ModelError(f"model path {spec!r} is not a Hugging Face model folder (no config.json)")
+            source = resolve_model_source(spec)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from fl_core import atomic
+from fl_core.columns import COUNT, RATIO, SECONDS, Column, check_frame
 from fl_core.errors import RunDirError
 
 FORMAT_VERSION = 1
@@ -24,6 +25,22 @@ ROUND_COLUMNS = [
     "down_header_bytes", "down_position_bytes", "down_value_bytes", "k_a", "k_b", "rank",
 ]
 REQUIRED_ROUND_COLUMNS = ["round", "client", "compute_s", "uplink_bytes", "downlink_bytes"]
+#: What every numeric column of rounds.csv may hold (checked on reading; a hand-edited file is refused).
+ROUND_TYPES: dict[str, Column] = {
+    **dict.fromkeys(["round", "client", "position", "samples", "local_steps", "rank", "uplink_bytes",
+                     "downlink_bytes", "up_header_bytes", "up_position_bytes", "up_value_bytes",
+                     "down_header_bytes", "down_position_bytes", "down_value_bytes"], COUNT),
+    "segment": Column(integer=True, low=-1),  # -1: no EcoLoRA segment
+    **dict.fromkeys(["train_s", "encode_s", "decode_s", "compute_s", "server_s"], SECONDS),
+    "train_loss": Column(low=None, nan_ok=True),
+    "k_a": RATIO, "k_b": RATIO,
+}
+#: The numeric columns of eval.csv (round -1 is the base model; metrics may be absent for a run).
+EVAL_TYPES: dict[str, Column] = {
+    "round": Column(integer=True, low=-1), "eval_loss": Column(low=None, nan_ok=True),
+    "arc_questions": Column(integer=True, nan_ok=True),
+    **dict.fromkeys(["arc", "arc_easy", "arc_challenge", "pref_accuracy", "policy_pref_accuracy"], RATIO),
+}
 
 
 def blob_path(run: Path, round_idx: int, client: int, direction: str) -> Path:
@@ -140,11 +157,14 @@ def read_run(path: str | Path) -> RunRecord:
         raise RunDirError(f"{rounds_file}: missing columns {', '.join(missing)}")
     if rounds.empty:
         raise RunDirError(f"{rounds_file}: no rounds recorded")
-    numeric = rounds[REQUIRED_ROUND_COLUMNS].apply(pd.to_numeric, errors="coerce")
-    if numeric.isna().any().any() or (numeric[["compute_s", "uplink_bytes", "downlink_bytes"]] < 0).any().any():
-        raise RunDirError(f"{rounds_file}: non-numeric or negative values in {', '.join(REQUIRED_ROUND_COLUMNS)}")
+    rounds = check_frame(rounds, ROUND_TYPES, str(rounds_file), RunDirError)
     eval_file = path / "eval.csv"
-    evals = pd.read_csv(eval_file) if eval_file.is_file() and eval_file.stat().st_size else pd.DataFrame()
+    evals = pd.DataFrame()
+    if eval_file.is_file() and eval_file.stat().st_size:
+        try:
+            evals = check_frame(pd.read_csv(eval_file), EVAL_TYPES, str(eval_file), RunDirError)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise RunDirError(f"{eval_file}: cannot parse ({str(exc).splitlines()[0]})") from None
     return RunRecord(path, meta, rounds, evals)
 
 

@@ -8,8 +8,29 @@ import click
 from fl_core.errors import NetbenchError
 
 
+#: ``ctx.meta`` key of a callable a command sets: what to tell the user after Ctrl-C (how to resume).
+INTERRUPT_HINT = "netbench.interrupt_hint"
+
+
+def on_interrupt(hint) -> None:
+    """Register ``hint() -> str``, printed after ``interrupted`` if the user stops the command with Ctrl-C."""
+    click.get_current_context().find_root().meta[INTERRUPT_HINT] = hint
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``cannot write /x/y: Permission denied`` from any OSError, without a traceback."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    target = exc.filename if exc.filename is not None else None
+    return f"{target}: {reason}" if target is not None else reason
+
+
 class _Group(click.Group):
-    """A click group that turns the project's own errors into one clear line and exit code 2."""
+    """A click group that turns the project's own errors into one clear line and exit code 2.
+
+    An ``OSError`` that escapes a command (a disk that fills up, a folder that cannot be
+    created or written) is also one ``error:`` line; the commands check their ``--out``
+    before any work, so this is the net under those checks.
+    """
 
     def invoke(self, ctx: click.Context):  # noqa: D102
         try:
@@ -17,6 +38,24 @@ class _Group(click.Group):
         except NetbenchError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:
+            click.echo(f"error: {_os_error_line(exc)}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            hint = ctx.meta.get(INTERRUPT_HINT)
+            click.echo(f"\ninterrupted{'; ' + hint() if hint else ''}", err=True)
+            sys.exit(130)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List every command with its whole first sentence (click cuts it at the terminal width)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=_Group)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from fl_core import atomic
+from fl_core.columns import COUNT, RATIO, SECONDS, Column, check_frame
 from fl_core.errors import DataError
 from harness import analytic
 from harness.scenario import Scenario
@@ -38,6 +39,19 @@ SUMMARY_COLUMNS = [
     "theory_communication_s", "ns3_over_analytic", "ns3_over_plain", "ns3_over_theory",
 ]
 _TEXT_COLUMNS = ("scenario", "scenario_hash", "run", "method", "tcp", "engine", "compute_source")
+#: What the numeric columns of timing and summary tables may hold (checked when a CSV is read back).
+NUMERIC_TYPES: dict[str, Column] = {
+    **dict.fromkeys(["round", "client", "critical_client", "downlink_bytes", "uplink_bytes", "rounds"], COUNT),
+    **dict.fromkeys(["up_mbps", "down_mbps", "latency_ms", "download_s", "compute_s", "upload_s", "client_finish_s",
+                     "round_s", "critical_download_s", "critical_compute_s", "critical_upload_s",
+                     "analytic_download_s", "analytic_upload_s", "total_s", "computation_s", "communication_s",
+                     "analytic_communication_s"], SECONDS),
+    **dict.fromkeys(["plain_download_s", "plain_upload_s", "plain_communication_s"], SECONDS),
+    **dict.fromkeys(["theory_download_s", "theory_upload_s", "theory_communication_s"], Column(nan_ok=True)),
+    **dict.fromkeys(["goodput_up_mbps", "goodput_down_mbps", "ns3_over_analytic", "ns3_over_plain",
+                     "ns3_over_theory"], Column(nan_ok=True)),
+    "communication_share": RATIO,
+}
 
 
 def _trace_clock(link, direction: str, offset: float, at_s: float) -> float:
@@ -166,9 +180,10 @@ def read_timing(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"timing table {str(path)!r} does not exist")
     try:
-        return pd.read_csv(path, dtype={c: str for c in _TEXT_COLUMNS})
+        frame = pd.read_csv(path, dtype={c: str for c in _TEXT_COLUMNS})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    return check_frame(frame, NUMERIC_TYPES, str(path))
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> list[Path]:

@@ -14,7 +14,7 @@ from ns3_scenarios import simcore
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network, check_latency, check_rate
 from ns3_scenarios.tcp import get_config
-from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, link_of
+from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_message_bytes, check_round, link_of
 
 _PORT = 9
 _CACHE: dict[tuple[int, float, float, float, str], float] = {}
@@ -31,6 +31,7 @@ def flow_time(
     """
     if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
         raise ScenarioError(f"invalid byte count {nbytes!r}: expected an integer >= 0")
+    check_message_bytes(nbytes, "flow of")
     rate = check_rate(rate_bps, "rate")
     reverse = rate if reverse_bps is None else check_rate(reverse_bps, "reverse rate")
     latency = check_latency(latency_s)

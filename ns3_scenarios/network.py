@@ -16,18 +16,21 @@ from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import NONE, Connection, CrossTraffic, Impairments, Queue, cross_tuple
 from ns3_scenarios.tcp import TCP_CONFIGS
 
-#: Accepted link rates: 1 kbit/s to 100 Gbit/s.
-MIN_RATE_BPS = 1e3
+#: Accepted link rates: 10 kbit/s to 100 Gbit/s. Below 10 kbit/s one full-size segment takes
+#: over a second to serialise, the initial window's queue outlasts TCP's retransmission
+#: timers and ns-3's TCP gives up (a 28 kB flow at 1-2 kbit/s never completes); at
+#: 10 kbit/s flows up to MAX_MESSAGE_BYTES complete with either TCP config, even at 10 s latency.
+MIN_RATE_BPS = 1e4
 MAX_RATE_BPS = 100e9
 #: Accepted one-way latency: 0 to 10 s.
 MAX_LATENCY_S = 10.0
 DEFAULT_LATENCY_S = 0.05
 DEFAULT_TCP = "linux"
 
-_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
-_NETWORK_RE = re.compile(rf"^\s*{_NUMBER}\s*/\s*{_NUMBER}\s*$")
-_NETWORK_SHAPE_RE = re.compile(r"^\s*(\S+)\s*/\s*(\S+)\s*$")
-_LATENCY_RE = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(us|ms|s)\s*$")
+#: A decimal number as people write it (sign, exponent, inf and nan allowed, so each gets its own message).
+_NUMBER = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|(?i:inf(?:inity)?|nan))"
+_NUMBER_RE = re.compile(rf"^\s*{_NUMBER}\s*$")
+_LATENCY_RE = re.compile(rf"^\s*({_NUMBER})\s*(us|ms|s)\s*$")
 _LATENCY_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -190,19 +193,29 @@ def _impairment_labels(net: Network) -> list[str]:
     return parts
 
 
+def _parse_mbps(part: str, what: str, text: str) -> float:
+    """One rate of ``"UP/DOWN"`` in Mbps; the message names what is wrong with it."""
+    if not _NUMBER_RE.match(part):
+        hint = "rates are plain numbers of Mbps, without units" if part.strip() else f"the {what} rate is empty"
+        raise ScenarioError(f"invalid network {text!r}: {hint}")
+    value = float(part)
+    if math.isnan(value) or math.isinf(value):
+        raise ScenarioError(f"invalid network {text!r}: the {what} rate {part.strip()!r} is not a finite number")
+    if value <= 0:
+        raise ScenarioError(f"invalid network {text!r}: the {what} rate must be > 0 Mbps")
+    return value
+
+
 def parse_network(text: str, latency_s: float = DEFAULT_LATENCY_S, tcp: str = DEFAULT_TCP) -> Network:
     """Parse ``"UP/DOWN"`` in Mbps (``"0.2/1"``, ``"1/5"``) into a :class:`Network`."""
     if not isinstance(text, str):
         raise ScenarioError(f"invalid network {text!r}: expected UP/DOWN in Mbps, e.g. 1/5")
-    match = _NETWORK_RE.match(text)
-    if not match:
-        shape = _NETWORK_SHAPE_RE.match(text)
-        hint = "rates are plain numbers of Mbps, without units" if shape else "expected UP/DOWN in Mbps, e.g. 1/5"
+    parts = text.split("/")
+    if len(parts) != 2:
+        hint = "expected UP/DOWN in Mbps, e.g. 1/5" if len(parts) == 1 else \
+            f"expected exactly two rates UP/DOWN in Mbps, got {len(parts)} values"
         raise ScenarioError(f"invalid network {text!r}: {hint}")
-    up, down = (float(g) for g in match.groups())
-    for value, what in ((up, "uplink"), (down, "downlink")):
-        if value <= 0:
-            raise ScenarioError(f"invalid network {text!r}: the {what} rate must be > 0 Mbps")
+    up, down = (_parse_mbps(part, what, text) for part, what in zip(parts, ("uplink", "downlink")))
     try:
         return Network(up * 1e6, down * 1e6, latency_s, tcp)
     except ScenarioError as exc:
@@ -218,10 +231,12 @@ def parse_latency(text: str) -> float:
         raise ScenarioError(f"invalid latency {text!r}: expected a number with a unit, e.g. 50ms or 0.05s")
     match = _LATENCY_RE.match(text)
     if not match:
-        if re.fullmatch(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)\s*", text):
+        if _NUMBER_RE.match(text):
             raise ScenarioError(f"invalid latency {text!r}: give a unit (us, ms or s), e.g. 50ms")
         raise ScenarioError(f"invalid latency {text!r}: expected a number with a unit, e.g. 50ms or 0.05s")
     value = float(match.group(1)) * _LATENCY_UNITS[match.group(2)]
+    if math.isnan(value):
+        raise ScenarioError(f"invalid latency {text!r}: not a number")
     if value < 0:
         raise ScenarioError(f"invalid latency {text!r}: must be >= 0")
     if value > MAX_LATENCY_S:

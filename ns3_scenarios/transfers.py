@@ -15,6 +15,11 @@ from ns3_scenarios.network import Network
 
 #: Most clients one simulated round accepts (one server port per client).
 MAX_CLIENTS = 10_000
+#: Largest message one flow accepts: 1 GiB (a rank-16 LoRA of a 7B model is ~40 MB in fp16).
+#: ns-3 simulates every packet: about 10 MB of flow per wall second on one core with the
+#: linux config (MSS 1448), 3x slower with ns3-default (MSS 536), so a 1 GiB flow costs
+#: one to five minutes; 10^12 bytes would run for days and 10^15 overflows ns-3.
+MAX_MESSAGE_BYTES = 2**30
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,16 @@ def link_of(network: Network, transfer: ClientTransfer) -> Network:
 def _check_bytes(value: object, what: str, client: object) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise ScenarioError(f"client {client}: invalid {what} {value!r}: expected an integer >= 0")
+    check_message_bytes(int(value), f"client {client}: {what}")
+
+
+def check_message_bytes(nbytes: int, what: str) -> None:
+    """Refuse a message larger than :data:`MAX_MESSAGE_BYTES` before ns-3 spends hours on it."""
+    if nbytes > MAX_MESSAGE_BYTES:
+        raise ScenarioError(
+            f"{what} {nbytes} exceeds the {MAX_MESSAGE_BYTES} bytes (1 GiB) one simulated flow accepts; "
+            f"ns-3 would need about {nbytes / 10e6 / 3600:.3g} h of wall time for it"
+        )
 
 
 def check_round(network: Network, transfers: Sequence[ClientTransfer]) -> None:

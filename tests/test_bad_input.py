@@ -43,6 +43,13 @@ def _variant(good_run, tmp, kind: str):
         frame = pd.read_csv(bad / "rounds.csv")
         frame.loc[0, "compute_s"] = -1
         frame.to_csv(bad / "rounds.csv", index=False)
+    elif kind in ("fractional", "huge", "text-bytes", "nan-compute"):
+        frame = pd.read_csv(bad / "rounds.csv")
+        column, value = {"fractional": ("uplink_bytes", 28747.5), "huge": ("uplink_bytes", 10**12),
+                         "text-bytes": ("downlink_bytes", "many"), "nan-compute": ("compute_s", float("nan"))}[kind]
+        frame[column] = frame[column].astype(object)
+        frame.loc[1, column] = value
+        frame.to_csv(bad / "rounds.csv", index=False)
     elif kind in ("truncated", "corrupted"):
         blob = next((bad / "blobs").rglob("*.up.bin"))
         data = bytearray(blob.read_bytes())
@@ -103,6 +110,54 @@ CASES = [
     ("plot-not-csv", ["plot", "{garbage}", "--out", "{out}/f.png"], "garbage.csv"),
     ("table-timing-without-target", ["table", "{run:good}", "--timing", "{badcsv}"], "--target"),
     ("blob-truncated", ["verify", "{run:truncated}"], "truncated"),
+    # issue 15: unwritable outputs, checked before any work
+    ("train-out-uncreatable", TRAIN + ["--out", "/proc/nope/run"], "/proc/nope/run: cannot be created"),
+    ("replay-out-uncreatable", ["replay", "{run:good}", "--network", "1/5", "--out", "/proc/nope/run"],
+     "/proc/nope/run: cannot be created"),
+    ("sweep-out-uncreatable", ["sweep", "{run:good}", "--networks", "1/5", "--out", "/proc/nope"],
+     "/proc/nope: cannot be created"),
+    ("plot-out-uncreatable", ["plot", "{summary}", "--out", "/proc/nope/f.png"], "/proc/nope: cannot be created"),
+    ("table-out-uncreatable", ["table", "{run:good}", "--out", "/proc/nope/t.csv"], "/proc/nope: cannot be created"),
+    ("out-is-a-file", ["replay", "{run:good}", "--network", "1/5", "--out", "{summary}"], "is a file"),
+    # issue 15: types and ranges of every column read from a file
+    ("plot-text-in-numbers", ["plot", "{summary:text}", "--out", "{out}/f.png"],
+     "column 'computation_s' line 3: 'slow' is not a number"),
+    ("plot-negative-time", ["plot", "{summary:negative}", "--out", "{out}/f.png"],
+     "column 'communication_s' line 2: -1.0 is negative"),
+    ("plot-nan-time", ["plot", "{summary:nan}", "--out", "{out}/f.png"], "column 'computation_s' line 2"),
+    ("table-target-nan", ["table", "{run:good}", "--timing", "{summary}", "--target", "nan"], "--target nan"),
+    ("table-timing-text", ["table", "{run:good}", "--timing", "{summary:text}", "--target", "1"],
+     "column 'computation_s' line 3"),
+    ("rounds-fractional-bytes", ["replay", "{run:fractional}", "--network", "1/5", "--out", "{out}"],
+     "column 'uplink_bytes' line 3: 28747.5 is not an integer"),
+    ("rounds-text-bytes", ["verify", "{run:text-bytes}"], "column 'downlink_bytes' line 3: 'many' is not a number"),
+    ("rounds-nan-compute", ["replay", "{run:nan-compute}", "--network", "1/5", "--out", "{out}"],
+     "column 'compute_s' line 3"),
+    # issue 15: hostile sizes are refused before simulating
+    ("rounds-huge-message", ["replay", "{run:huge}", "--network", "1/5", "--out", "{out}"],
+     "uplink_bytes 1000000000000 exceeds the 1073741824 bytes"),
+    ("sweep-huge-message", ["sweep", "{run:huge}", "--networks", "1/5", "--out", "{out}"], "exceeds"),
+    ("rate-below-ns3-range", ["replay", "{run:good}", "--network", "0.001/5", "--out", "{out}"],
+     "between 0.01 and"),
+    # issue 15: offline hub ids fail at once
+    ("hub-id-offline", TRAIN + ["--model", "gpt2"], "this machine is offline (HF_HUB_OFFLINE is set)"),
+    ("hub-id-invalid", TRAIN + ["--model", "not a/valid/id"], "neither a local folder nor"),
+    # issue 15: JSON shapes
+    ("dataset-pretty-object", TRAIN + ["--dataset", "{pretty}"], "one pretty-printed JSON object"),
+    # issue 15: messages name the real problem
+    ("network-negative", ["replay", "{run:good}", "--network", "-1/5", "--out", "{out}"], "uplink rate must be > 0"),
+    ("network-nan", ["replay", "{run:good}", "--network", "nan/5", "--out", "{out}"], "'nan' is not a finite"),
+    ("network-inf", ["replay", "{run:good}", "--network", "5/inf", "--out", "{out}"],
+     "downlink rate 'inf' is not a finite"),
+    ("network-overflow", ["replay", "{run:good}", "--network", "1e309/5", "--out", "{out}"], "'1e309' is not a finite"),
+    ("network-three-rates", ["replay", "{run:good}", "--network", "1/5/10", "--out", "{out}"],
+     "exactly two rates UP/DOWN in Mbps, got 3"),
+    ("network-units", ["replay", "{run:good}", "--network", "1Mbps/5Mbps", "--out", "{out}"], "without units"),
+    ("latency-huge", ["replay", "{run:good}", "--network", "1/5", "--latency", "1e12ms", "--out", "{out}"],
+     "must be <= 10 s"),
+    ("lr-inf", TRAIN + ["--lr", "inf"], "must be a finite number > 0"),
+    ("fedbuff-only-options", TRAIN + ["--links", "1/5", "--concurrency", "4"],
+     "--concurrency, --links only apply with --participation fedbuff"),
     ("blob-corrupted", ["verify", "{run:corrupted}"], "sha256"),
 ]
 
@@ -115,15 +170,27 @@ def test_bad_input(case_id, argv, needle, tmp_path, good_run, dolly_file):
         json.dumps(good) + "\n" + json.dumps({k: v for k, v in good.items() if k != "response"}) + "\n")
     pd.DataFrame({"scenario": ["1/5"], "x": [1]}).to_csv(tmp_path / "bad.csv", index=False)
     (tmp_path / "garbage.csv").write_bytes(bytes(range(256)) * 4)
+    (tmp_path / "pretty.json").write_text(json.dumps(good, indent=2))
+    summary = pd.DataFrame({"scenario": ["1/5", "1/5"], "method": ["fedit", "ffa-lora"], "up_mbps": [1, 1],
+                            "down_mbps": [5, 5], "computation_s": [10.0, 12.0], "communication_s": [3.0, 2.0]})
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    for kind, row, column, value in (("text", 1, "computation_s", "slow"), ("negative", 0, "communication_s", -1.0),
+                                     ("nan", 0, "computation_s", float("nan"))):
+        damaged = summary.astype({column: object})
+        damaged.loc[row, column] = value
+        damaged.to_csv(tmp_path / f"summary-{kind}.csv", index=False)
     out = tmp_path / "out"
     subs = {"{tmp}": str(tmp_path), "{out}": str(out), "{empty}": str(tmp_path / "empty.jsonl"),
             "{nofield}": str(tmp_path / "nofield.jsonl"), "{badcsv}": str(tmp_path / "bad.csv"),
-            "{garbage}": str(tmp_path / "garbage.csv")}
+            "{garbage}": str(tmp_path / "garbage.csv"), "{pretty}": str(tmp_path / "pretty.json"),
+            "{summary}": str(tmp_path / "summary.csv")}
     args = []
     for a in argv:
         if a.startswith("{run:"):
             kind = a[5:-1]
             a = str(good_run if kind == "good" else _variant(good_run, tmp_path, kind))
+        elif a.startswith("{summary:"):
+            a = str(tmp_path / f"summary-{a[9:-1]}.csv")
         for k, v in subs.items():
             a = a.replace(k, v)
         args.append(a)
@@ -131,7 +198,7 @@ def test_bad_input(case_id, argv, needle, tmp_path, good_run, dolly_file):
         args += ["--dataset", str(dolly_file)]
     if args[0] == "train" and "--out" not in args and "--resume" not in args:
         args += ["--out", str(out)]
-    result = CliRunner().invoke(main, args)
+    result = CliRunner(env={"HF_HUB_OFFLINE": "1"}).invoke(main, args)
     assert result.exit_code != 0, result.output
     assert needle in result.output, result.output
     assert "Traceback" not in result.output

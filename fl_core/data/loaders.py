@@ -91,14 +91,30 @@ def _parse_json_list(file: Path, text: str) -> list[tuple[Any, str]]:
     return [(item, f"{file} record {i}") for i, item in enumerate(items, start=1)]
 
 
+def _whole_file_shape(text: str) -> str | None:
+    """If ``text`` is one valid JSON document spanning lines (pretty-printed), its kind; else ``None``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
 def _parse_json_lines(file: Path, text: str) -> list[tuple[Any, str]]:
     parsed = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # JSONL separates records by "\n" only: U+2028 and friends are valid inside JSON strings
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             parsed.append((json.loads(line), f"{file} line {lineno}"))
         except json.JSONDecodeError as exc:
+            shape = None if parsed else _whole_file_shape(text)
+            if shape is not None:
+                raise DataError(
+                    f"{file}: one pretty-printed JSON {shape} spanning several lines; expected JSON Lines "
+                    "(one record object per line) or a JSON array of record objects"
+                ) from exc
             raise DataError(f"{file} line {lineno}: invalid JSON ({exc.msg})") from exc
     return parsed
 

@@ -55,16 +55,21 @@ def _ensure_run(label: str, run_dir: Path, model: str, rounds: int, threads: int
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel sweep workers.")
 def demo(out: Path, runs_dir: Path, model: str, rounds: int, threads: int, jobs: int) -> None:
     """Train the default methods, sweep 0.2/1, 1/5, 2/10, 5/25 Mbps, write the CSV and Figure 3."""
+    from fl_core.lock import folder_lock
+    from harness.cli import on_interrupt
     from fl_core.rundir import read_run
     from harness.plot import figure3
     from harness.sweep import run_sweep
     from harness.table import communication_table
     from ns3_scenarios.network import PRESETS
 
+    on_interrupt(lambda: "run the same command again: finished runs and sweep cells are reused, "
+                         "an interrupted run resumes from its last round")
     click.echo(f"[1/3] training {len(DEMO_METHODS)} runs on {model}")
     runs = [_ensure_run(label, runs_dir / label, model, rounds, threads) for label in DEMO_METHODS]
     click.echo(f"[2/3] replaying {len(runs)} runs x {len(PRESETS)} networks in ns-3")
-    result = run_sweep(runs, list(PRESETS.values()), out / "sweep", jobs=jobs)
+    with folder_lock(out / "sweep", "sweep"):
+        result = run_sweep(runs, list(PRESETS.values()), out / "sweep", jobs=jobs)
     for name in ("timing.csv", "summary.csv"):
         shutil.copyfile(out / "sweep" / name, out / name)
     click.echo("[3/3] plotting")

@@ -20,11 +20,14 @@ __all__ = ["plot"]
 def plot(timing: Path, out: Path | None, kind: str, unit: str) -> None:
     """Stacked computation/communication bars per method, grouped by network, from a timing or summary CSV
     (or, with --kind divergence, ns-3 / closed form across impairments)."""
+    from fl_core.atomic import check_out_file
     from harness.plot import DIVERGENCE_COLUMNS, divergence, figure3, load_summary
 
     out = out or Path("results") / f"{kind}.png"
     if kind == "divergence":
-        divergence(load_summary(timing, DIVERGENCE_COLUMNS), out)
+        summary = load_summary(timing, DIVERGENCE_COLUMNS)
+        divergence(summary, check_out_file(out))
     else:
-        figure3(load_summary(timing), out, unit=unit)
+        summary = load_summary(timing)
+        figure3(summary, check_out_file(out), unit=unit)
     click.echo(f"wrote {out}")

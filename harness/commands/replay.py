@@ -30,6 +30,7 @@ def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: 
            **shorthands) -> None:
     """Replay RUN's recorded message sizes and compute times through ns-3 on a scenario."""
     from fl_core import atomic
+    from fl_core.atomic import check_out_dir
     from fl_core.rundir import read_run
     from harness.replay import replay as replay_run
     from harness.timing import summarize, write_table
@@ -43,6 +44,7 @@ def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: 
     else:
         scenario = shorthand_scenario(network, links=links, links_seed=links_seed, **shorthands)
     record = read_run(run)
+    check_out_dir(out)
     timing = replay_run(record, scenario)
     summary = summarize(timing)
     atomic.write_json(out / "scenario.json", {**scenario.resolved(), "hash": scenario.hash})

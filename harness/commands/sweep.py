@@ -29,7 +29,11 @@ __all__ = ["sweep"]
 def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks, jobs: int, out: Path,
           progress: bool, **shorthands) -> None:
     """Replay every RUN through every scenario; merge into one timing and one summary table."""
+    from fl_core.lock import folder_lock
+    from harness.cli import on_interrupt
     from harness.sweep import run_sweep
+
+    on_interrupt(lambda: "run the same command again: finished cells are kept and skipped")
 
     chosen = list(scenarios)
     if not scenarios or explicit(ctx, ["networks"]):
@@ -37,7 +41,8 @@ def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks
     elif explicit(ctx, SHORTHANDS):
         raise click.UsageError(f"{', '.join(explicit(ctx, SHORTHANDS))} shape the --networks scenarios; with "
                                "--scenario alone put them in the scenario file, or give --networks too")
-    result = run_sweep(list(runs), chosen, out, jobs=jobs, progress=progress)
+    with folder_lock(out, "sweep"):
+        result = run_sweep(list(runs), chosen, out, jobs=jobs, progress=progress)
     if not result.summary.empty:
         click.echo(result.summary[["scenario", "run", "method", "total_s", "computation_s", "communication_s",
                                    "ns3_over_analytic"]].to_string(index=False, float_format="{:.4g}".format))

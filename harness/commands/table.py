@@ -17,21 +17,24 @@ __all__ = ["table"]
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write a CSV here.")
 def table(runs: tuple[Path, ...], timing: Path | None, metric: str, target: float | None, out: Path | None) -> None:
     """Accuracy/loss and communication per run; with --timing and --target, time to reach the target."""
-    import pandas as pd
+    import math
 
     from fl_core import atomic
     from fl_core.errors import NetbenchError
     from fl_core.rundir import read_run
     from harness.table import communication_table, time_to_target
+    from harness.timing import read_timing
 
+    if target is not None and not math.isfinite(target):
+        raise NetbenchError(f"--target {target}: must be a finite number")
     records = [read_run(r) for r in runs]
     frame = communication_table(records)
     if timing is not None:
         if target is None:
             raise NetbenchError("--timing needs --target (the metric value to reach)")
-        if not timing.is_file():
-            raise NetbenchError(f"timing CSV {str(timing)!r} does not exist")
-        frame = time_to_target(records, pd.read_csv(timing), metric, target)
+        frame = time_to_target(records, read_timing(timing), metric, target)
+    if out is not None:
+        atomic.check_out_file(out)
     click.echo(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if out is not None:
         atomic.write_frame(out, frame)

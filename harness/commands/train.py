@@ -140,8 +140,10 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
 def train(**opts) -> None:
     """Train one federated LoRA run and write its run directory (bytes of every message)."""
     from fl_core import loop
+    from harness.cli import on_interrupt
 
     if opts["resume_dir"] is not None:
+        on_interrupt(lambda: resume_hint(opts["resume_dir"]))
         out = loop.resume(opts["resume_dir"], progress=opts["progress"])
     else:
         cfg = build_config(opts)
@@ -150,9 +152,23 @@ def train(**opts) -> None:
             from harness.arrivals import NetworkArrivals
 
             arrivals = NetworkArrivals(cfg)
-        out = loop.train(cfg, opts["out"] or Path("runs") / cfg.method_label, progress=opts["progress"],
-                         arrivals=arrivals)
+        out = opts["out"] or Path("runs") / cfg.method_label
+        on_interrupt(lambda: resume_hint(out))
+        out = loop.train(cfg, out, progress=opts["progress"], arrivals=arrivals)
     click.echo(summary_line(out))
+
+
+def resume_hint(out: Path) -> str:
+    """After Ctrl-C: how to continue the run in ``out`` (if it recorded a round), else that nothing was kept."""
+    import json
+
+    try:
+        meta = json.loads((Path(out) / "run.json").read_text())
+    except (OSError, ValueError):
+        return "no round was recorded; start the run again"
+    if meta.get("config", {}).get("participation") == "fedbuff":
+        return "FedBuff runs cannot be resumed; start the run again into another --out"
+    return f"continue with: netbench train --resume {out}"
 
 
 def summary_line(out: Path) -> str:
