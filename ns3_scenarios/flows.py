@@ -3,21 +3,81 @@
 When every client has its own link to the server (no shared server link), the flows of
 a round do not interact: a client's download is one TCP flow over its link, its upload
 another one that starts after its compute time. A round is then the composition of
-single-flow completion times, and a flow with the same (bytes, rates, latency, TCP) need
-only be simulated once. ``tests/test_network_sim.py`` checks this against the full star.
+single-flow completion times, and a flow with the same resolved spec (:class:`FlowSpec`:
+bytes, rates, latency, TCP, and any impairment with its random seed and trace position)
+need only be simulated once. ``tests/test_network_sim.py`` checks this against the full star.
+
+Speed: results are cached in memory and on disk (:mod:`ns3_scenarios.flowcache`), and the
+uncached flows of a round's downloads (then of its uploads) run together in one ns-3
+simulation, each on its own pair of nodes, which gives the same times as separate runs
+(``tests/test_impairments.py``) at a fraction of the set-up cost.
+
+A client whose link carries cross traffic or a persistent connection is not a set of
+independent flows: its whole round is simulated as a one-client star (also cached).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from ns3_scenarios import simcore
+from ns3_scenarios import flowcache, simcore
 from ns3_scenarios.errors import ScenarioError
+from ns3_scenarios.links import NONE, Impairments, Queue
 from ns3_scenarios.network import Network, check_latency, check_rate
+from ns3_scenarios.seeds import flow_seed, unit_draw
 from ns3_scenarios.tcp import get_config
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_message_bytes, check_round, link_of
 
 _PORT = 9
-_CACHE: dict[tuple[int, float, float, float, str], float] = {}
+#: Most flows one batched simulation holds (bounds its memory and the cost of one failure).
+BATCH_MAX = 64
+_CACHE: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """Everything that decides one TCP transfer's completion time on an otherwise idle link.
+
+    ``data``/``ack`` impair the data and the ACK direction, seeded ``data_seed``/``ack_seed``;
+    their traces are entered at trace time ``data_phase_s``/``ack_phase_s``.
+    """
+
+    nbytes: int
+    data_bps: float
+    ack_bps: float
+    latency_s: float
+    tcp: str = "linux"
+    data: Impairments = NONE
+    ack: Impairments = NONE
+    queue: Queue | None = None
+    tls: bool = False
+    data_seed: int = 0
+    ack_seed: int = 0
+    data_phase_s: float = 0.0
+    ack_phase_s: float = 0.0
+
+    def resolved(self) -> dict:
+        """The spec as JSON, leaving out seeds and phases that cannot matter (no loss, no trace)."""
+        d = {"nbytes": self.nbytes, "data_bps": self.data_bps, "ack_bps": self.ack_bps,
+             "latency_s": self.latency_s, "tcp": self.tcp}
+        for name in ("data", "ack"):
+            imp: Impairments = getattr(self, name)
+            if imp.loss is not None:
+                d[f"{name}_loss"] = imp.loss.to_dict()
+                d[f"{name}_seed"] = getattr(self, f"{name}_seed")
+            if imp.trace is not None:
+                d[f"{name}_trace"] = imp.trace.to_dict()
+                d[f"{name}_phase_s"] = getattr(self, f"{name}_phase_s") % imp.trace.period_s
+        if self.queue is not None:
+            d["queue"] = self.queue.to_dict()
+        if self.tls:
+            d["tls"] = True
+        return d
+
+    @property
+    def horizon_s(self) -> float:
+        rate = min([self.data_bps] + ([r for r in self.data.trace.bps if r > 0] if self.data.trace else []))
+        return simcore.horizon_s(self.nbytes, rate) + (self.data.trace.period_s if self.data.trace else 0.0)
 
 
 def flow_time(
@@ -27,7 +87,7 @@ def flow_time(
 
     Counted from the sender's start, so the handshake is included, to the moment the
     receiving application has the last byte. ``rate_bps`` shapes the data direction,
-    ``reverse_bps`` (default: the same) the ACK direction. Results are cached per process.
+    ``reverse_bps`` (default: the same) the ACK direction. Results are cached.
     """
     if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
         raise ScenarioError(f"invalid byte count {nbytes!r}: expected an integer >= 0")
@@ -38,22 +98,102 @@ def flow_time(
     get_config(tcp)
     if nbytes == 0:
         return 0.0
-    key = (nbytes, rate, reverse, latency, tcp)
-    if key not in _CACHE:
-        _CACHE[key] = _simulate_flow(nbytes, rate, reverse, latency, tcp)
-    return _CACHE[key]
+    return flow_times([FlowSpec(nbytes, rate, reverse, latency, tcp)])[0]
 
 
-def _simulate_flow(nbytes: int, rate: float, reverse: float, latency: float, tcp: str) -> float:
-    horizon = simcore.horizon_s(nbytes, rate)
-    with simcore.Simulation(tcp) as sim:
-        nodes = sim.nodes(2)
-        sender, receiver = nodes.Get(0), nodes.Get(1)
-        interfaces = sim.link(sender, receiver, rate, reverse, latency)
-        done = sim.sink(receiver, _PORT, nbytes, 0)
-        sim.send(sender, interfaces.GetAddress(1), _PORT, nbytes, 0)
+def flow_times(specs: Sequence[FlowSpec], *, batch: bool = True) -> list[float]:
+    """Completion times of ``specs`` (each > 0 bytes): from memory, disk, or ns-3.
+
+    The ones not cached run in as few simulations as possible (one per TCP config, at most
+    :data:`BATCH_MAX` flows each), or one simulation each with ``batch=False``.
+    """
+    disk = flowcache.disk()
+    keys = [flowcache.spec_key(s.resolved()) for s in specs]
+    missing: dict[str, FlowSpec] = {}
+    for key, spec in zip(keys, specs):
+        if key in _CACHE or key in missing:
+            continue
+        stored = disk.get(key)
+        if isinstance(stored, float):
+            _CACHE[key] = stored
+        else:
+            missing[key] = spec
+    groups: dict[str, list[tuple[str, FlowSpec]]] = {}
+    for key, spec in missing.items():
+        groups.setdefault(spec.tcp, []).append((key, spec))
+    for group in groups.values():
+        size = BATCH_MAX if batch else 1
+        for i in range(0, len(group), size):
+            chunk = group[i:i + size]
+            for (key, _), seconds in zip(chunk, simulate_flows([s for _, s in chunk])):
+                _CACHE[key] = seconds
+                disk.put(key, seconds)
+    return [_CACHE[key] for key in keys]
+
+
+def simulate_flows(specs: Sequence[FlowSpec]) -> list[float]:
+    """Run ``specs`` (one TCP config) in one ns-3 simulation, each on its own node pair; no cache."""
+    if not specs:
+        return []
+    tcp = specs[0].tcp
+    if any(s.tcp != tcp for s in specs):
+        raise ScenarioError("one simulation runs one TCP config")
+    horizon = max(s.horizon_s for s in specs)
+    unbounded = any(s.data.trace is not None or s.ack.trace is not None for s in specs)
+    stop_after = len(specs) if unbounded or len(specs) > 1 else 0
+    with simcore.Simulation(tcp, stop_after=stop_after) as sim:
+        dones = []
+        for i, s in enumerate(specs):
+            if s.nbytes <= 0:
+                raise ScenarioError(f"a flow needs at least 1 byte, got {s.nbytes}")
+            nodes = sim.nodes(2)
+            sender, receiver = nodes.Get(0), nodes.Get(1)
+            interfaces = sim.link(sender, receiver, s.data_bps, s.ack_bps, s.latency_s, queue=s.queue,
+                                  a_sends=s.data, b_sends=s.ack, a_seed=s.data_seed, b_seed=s.ack_seed,
+                                  trace_phase_s=(s.data_phase_s, s.ack_phase_s))
+            done, start = sim.message(sender, receiver, interfaces.GetAddress(1), _PORT, s.nbytes, tag=i, tls=s.tls)
+            start(0)
+            dones.append(done)
         sim.run(horizon)
-        return simcore.check_done(done, nbytes, f"flow at {rate / 1e6:g} Mbps", horizon)
+        return [simcore.check_done(d, s.nbytes, f"flow at {s.data_bps / 1e6:g} Mbps", horizon)
+                for d, s in zip(dones, specs)]
+
+
+def trace_offset(seed: int, client: int) -> float:
+    """The share of its trace period at which ``client`` enters its traces in the round seeded ``seed``."""
+    return unit_draw(flow_seed(seed, client, "trace"))
+
+
+def _phase(imp: Impairments, offset: float, at_s: float) -> float:
+    return 0.0 if imp.trace is None else offset * imp.trace.period_s + at_s
+
+
+def _direction_spec(link: Network, nbytes: int, direction: str, client: int, seed: int, at_s: float) -> FlowSpec:
+    """The flow of ``nbytes`` in ``direction`` ("up"/"down") starting at round time ``at_s``."""
+    data, ack = (link.up, link.down) if direction == "up" else (link.down, link.up)
+    data_bps, ack_bps = (link.up_bps, link.down_bps) if direction == "up" else (link.down_bps, link.up_bps)
+    offset = trace_offset(seed, client)
+    return FlowSpec(nbytes, data_bps, ack_bps, link.latency_s, link.tcp, data, ack, link.queue, link.connection.tls,
+                    flow_seed(seed, client, direction), flow_seed(seed, client, f"{direction}/ack"),
+                    _phase(data, offset, at_s), _phase(ack, offset, at_s))
+
+
+def _whole_client_round(link: Network, transfer: ClientTransfer, seed: int) -> ClientTiming:
+    """A client whose flows interact (cross traffic, one persistent connection): a one-client star, cached."""
+    from ns3_scenarios.star import simulate_round
+
+    spec = {"client_round": link.to_dict(), "client": int(transfer.client), "seed": int(seed),
+            "down": int(transfer.downlink_bytes), "compute_s": float(transfer.compute_s),
+            "up": int(transfer.uplink_bytes)}
+    key = flowcache.spec_key(spec)
+    disk = flowcache.disk()
+    stored = disk.get(key)
+    if isinstance(stored, list) and len(stored) == 3:
+        return ClientTiming(int(transfer.client), *stored)
+    (timing,) = simulate_round(link, [ClientTransfer(transfer.client, transfer.downlink_bytes, transfer.compute_s,
+                                                     transfer.uplink_bytes)], seed=seed)
+    disk.put(key, [timing.download_done_s, timing.upload_start_s, timing.upload_done_s])
+    return timing
 
 
 def isolated_round(network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0) -> list[ClientTiming]:
@@ -62,18 +202,24 @@ def isolated_round(network: Network, transfers: Sequence[ClientTransfer], *, see
     Per client: download completion, + compute, + upload completion. Matches
     :func:`ns3_scenarios.star.simulate_round` when a client's compute time outlasts its
     download's closing handshake (about one RTT), which is the case for real training.
+    ``seed`` is the round's seed (random loss, trace offsets); see :mod:`ns3_scenarios.seeds`.
     """
     check_round(network, transfers)
     if network.server_link_bps is not None:
         raise ScenarioError("isolated flows cannot model a shared server link; simulate the full star")
-    for t in transfers:
-        if link_of(network, t).impaired:
-            raise ScenarioError(f"client {t.client}: impairments are not simulated yet")
+    links = [link_of(network, t) for t in transfers]
+    whole = {i for i, link in enumerate(links) if link.cross or link.connection.model != "per_message"}
+    downs = {i: _direction_spec(links[i], int(t.downlink_bytes), "down", int(t.client), seed, 0.0)
+             for i, t in enumerate(transfers) if i not in whole and t.downlink_bytes > 0}
+    down_s = dict(zip(downs, flow_times(list(downs.values()))))
+    starts = {i: down_s.get(i, 0.0) + float(t.compute_s) for i, t in enumerate(transfers) if i not in whole}
+    ups = {i: _direction_spec(links[i], int(t.uplink_bytes), "up", int(t.client), seed, starts[i])
+           for i, t in enumerate(transfers) if i not in whole and t.uplink_bytes > 0}
+    up_s = dict(zip(ups, flow_times(list(ups.values()))))
     timings = []
-    for t in transfers:
-        link = link_of(network, t)
-        down = flow_time(int(t.downlink_bytes), link.down_bps, link.latency_s, network.tcp, link.up_bps)
-        start = down + float(t.compute_s)
-        up = flow_time(int(t.uplink_bytes), link.up_bps, link.latency_s, network.tcp, link.down_bps)
-        timings.append(ClientTiming(int(t.client), down, start, start + up))
+    for i, t in enumerate(transfers):
+        if i in whole:
+            timings.append(_whole_client_round(links[i], t, seed))
+            continue
+        timings.append(ClientTiming(int(t.client), down_s.get(i, 0.0), starts[i], starts[i] + up_s.get(i, 0.0)))
     return timings

@@ -313,6 +313,8 @@ class Queue:
         _choice(self.discipline, "queue.discipline", DISCIPLINES)
         if not isinstance(self.bql, bool):
             raise ScenarioError(f"invalid queue.bql {self.bql!r}: expected true or false")
+        if self.bql and self.discipline == "droptail":
+            raise ScenarioError("invalid queue.bql true: byte queue limits need a queue discipline (fq_codel or pfifo)")
 
     def device_size(self, rate_bps: float) -> str:
         """ns-3's ``QueueSize`` string for a device sending at ``rate_bps``: ``"100p"`` or ``"12500B"``."""

@@ -27,12 +27,12 @@ def test_a_network_without_impairments_is_todays_network():
 def test_impaired_networks_round_trip_through_json():
     net = Network(
         1e6, 5e6, up=Impairments(loss=RandomLoss(0.01), trace=generate_trace(1e6, duration_s=10, seed=3)),
-        down=Impairments(loss=GilbertElliott.from_rate(0.01, 4)), queue=Queue(50, "ms", "droptail", True),
+        down=Impairments(loss=GilbertElliott.from_rate(0.01, 4)), queue=Queue(50, "ms", "pfifo", True),
         cross=(CrossTraffic("onoff", "down", 2.0, 1e6),), connection=Connection("persistent", True, True),
     )
     assert net.impaired and net.random
     assert Network.from_dict(json.loads(json.dumps(net.to_dict()))) == net
-    assert "up-loss 1%" in net.label and "queue 50ms droptail bql" in net.label
+    assert "up-loss 1%" in net.label and "queue 50ms pfifo bql" in net.label
 
 
 @pytest.mark.parametrize("make, field", [

@@ -1,0 +1,106 @@
+"""Completion times persisted on disk, keyed by everything that determines them.
+
+A key is the SHA-256 of a canonical JSON spec (a flow's or a client round's resolved
+parameters, random seeds included) plus :func:`version`: the ns-3 wheel's version and a hash
+of the modules whose code decides a simulation's outcome. One small file per key under
+``$NETBENCH_FLOW_CACHE`` (default ``~/.cache/fedlora-netbench/flows``; ``off`` disables it),
+written to a temporary name and renamed into place, so concurrent worker processes never see
+a partial value (two may compute the same key; both write the same value).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+#: Environment variable: the cache folder, or ``off``.
+CACHE_ENV = "NETBENCH_FLOW_CACHE"
+_CODE = ("simcore.py", "flows.py", "star.py", "tcp.py")
+
+
+@lru_cache(maxsize=1)
+def version() -> str:
+    """``ns3-<version>-<12 hex of this package's simulation code>``."""
+    try:
+        ns3_version = metadata.version("ns3")
+    except metadata.PackageNotFoundError:
+        ns3_version = "unknown"
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in _CODE:
+        digest.update((here / name).read_bytes())
+    return f"ns3-{ns3_version}-{digest.hexdigest()[:12]}"
+
+
+def spec_key(spec: Any) -> str:
+    """64 hex chars identifying ``spec`` (JSON-able) under this :func:`version`."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(f"{version()}\n{text}".encode()).hexdigest()
+
+
+def cache_dir() -> Path | None:
+    """The folder for this version's entries, or ``None`` when the cache is off."""
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting.strip().lower() in ("off", "0", "none", "false"):
+        return None
+    base = Path(setting).expanduser() if setting else Path.home() / ".cache" / "fedlora-netbench" / "flows"
+    return base / version()
+
+
+class DiskCache:
+    """JSON values by key in ``folder`` (``None``: a cache that holds nothing)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.hits = self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / key[:2] / f"{key[2:]}.json"
+
+    def get(self, key: str) -> Any:
+        if self.folder is None:
+            return None
+        try:
+            value = json.loads(self._path(key).read_text())
+        except (OSError, ValueError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        if self.folder is None:
+            return
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(value))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+
+
+_disk: DiskCache | None = None
+
+
+def disk() -> DiskCache:
+    """This process's cache at :func:`cache_dir` (read from the environment once)."""
+    global _disk
+    if _disk is None:
+        _disk = DiskCache(cache_dir())
+    return _disk
+
+
+def reset(folder: Path | None | str = "env") -> DiskCache:
+    """Point this process's cache at ``folder`` (default: the environment's setting again)."""
+    global _disk
+    _disk = DiskCache(cache_dir() if folder == "env" else (None if folder is None else Path(folder)))
+    return _disk
