@@ -7,12 +7,17 @@ differ per client and round, so the flow cache helps them least), then:
 
 1. replays one EcoLoRA run on 1/5 Mbps with cached isolated flows and with the full star
    (``--star-rounds`` rounds), in a fresh worker: simulated s per wall s;
-2. sweeps all 6 runs x the 4 presets in fresh worker(s), ns-3 import included;
-3. with ``--worker-start``, the time to a first ns-3 result for spawn and fork workers.
+2. with ``--shared-star``, the full star of 10 clients behind a shared server link: simulated
+   s per wall s against ns-3's own bound (wall inside ``Simulator::Run`` only);
+3. sweeps all 6 runs x the 4 presets (``--loss P``: random loss P on both directions of every
+   link) in fresh worker(s), ns-3 import included, with an empty on-disk flow cache (cold),
+   then again in fresh workers with the cache it filled (warm);
+4. with ``--worker-start``, the time to a first ns-3 result for spawn and fork workers.
 
-    python benchmarks/replay_bench.py [--jobs 1] [--rounds 40] [--clients 10] [--worker-start]
+    python benchmarks/replay_bench.py [--jobs 2] [--loss 0.01] [--rounds 40] [--clients 10] [--shared-star]
 
-Target: the sweep in <= 2 minutes on a 2-core machine.
+Targets (issue 11): the 1 %-loss sweep with --jobs 2 in <= 2 minutes cold and <= 10 s warm;
+the shared-server star at >= 500 simulated s per wall s, or within 1.5x of ns-3's own bound.
 """
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ from pathlib import Path
 
 from fl_core.rundir import RunWriter, read_run
 from harness.sweep import run_sweep
-from ns3_scenarios import flows
+from ns3_scenarios import flowcache, flows, simcore
+from ns3_scenarios.links import Impairments, RandomLoss
 from ns3_scenarios.network import PRESETS
 from ns3_scenarios.worker import NsWorker
 
@@ -73,14 +79,6 @@ def write_runs(folder: Path, rounds: int, clients: int) -> list[Path]:
     return paths
 
 
-def _distinct_flows(timing) -> int:
-    """How many different (bytes, data rate, ACK rate) flows a sweep's isolated replay simulates."""
-    latency_tcp = timing[["latency_ms", "tcp"]].astype(str).agg(" ".join, axis=1)
-    down = zip(timing["downlink_bytes"], timing["down_mbps"], timing["up_mbps"], latency_tcp)
-    up = zip(timing["uplink_bytes"], timing["up_mbps"], timing["down_mbps"], latency_tcp)
-    return len({flow for flow in (*down, *up) if flow[0] > 0})
-
-
 def _first_result_s(start_method: str) -> float:
     start = time.perf_counter()
     with NsWorker(start_method) as worker:
@@ -113,40 +111,90 @@ def bench_replay_speed(run: Path, star_rounds: int) -> None:
                   f"{comm / wall:.0f} s of client transfers per wall s)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--star-rounds", type=int, default=5)
-    parser.add_argument("--worker-start", action="store_true", help="also time spawn vs fork worker start")
-    args = parser.parse_args()
+def _stats() -> dict:
+    return dict(simcore.STATS)
 
-    with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
-        runs = write_runs(Path(tmp) / "runs", args.rounds, args.clients)
-        print(f"{len(runs)} synthetic runs x {args.rounds} rounds x {args.clients} clients")
-        if args.worker_start:
-            for method in ("spawn", "fork"):
-                print(f"worker start method {method}: first ns-3 result after {_first_result_s(method):.1f} s")
-        bench_replay_speed(runs[3], args.star_rounds)
 
-        workers = [NsWorker() for _ in range(args.jobs)]
+def bench_shared_star(run: Path, rounds: int, server_mbps: float) -> None:
+    """The full star, 10 clients behind one shared server link: simulated s per wall s vs ns-3's own bound."""
+    from harness.replay import replay
+
+    record = read_run(run)
+    record = record.__class__(record.path, record.meta, record.rounds[record.rounds["round"] < rounds], record.evals)
+    network = PRESETS["1/5"].with_(server_link_bps=server_mbps * 1e6)
+    with NsWorker() as worker:
+        worker.call(flows.flow_time, 1_000, 1e6, 0.05)
+        before = worker.call(_stats)
+        start = time.perf_counter()
+        timing = replay(record, network, worker=worker)
+        wall = time.perf_counter() - start
+        after = worker.call(_stats)
+    simulated = timing.drop_duplicates("round")["round_s"].sum()
+    inside = after["run_s"] - before["run_s"]
+    setup = after["setup_s"] - before["setup_s"]
+    packets = (timing["downlink_bytes"].sum() + timing["uplink_bytes"].sum()) / 1448
+    print(f"full star, 10 clients, shared {server_mbps:g} Mbps server link, {rounds} rounds of {record.name}: "
+          f"{wall:.2f} s wall for {simulated:.0f} simulated s = {simulated / wall:.0f} simulated s per wall s; "
+          f"inside Simulator::Run {inside:.2f} s (ns-3's bound: {simulated / inside:.0f} simulated s per wall s, "
+          f"{packets / inside:,.0f} data segments per wall s), set-up {setup:.2f} s, "
+          f"total / Run = {wall / inside:.2f}")
+
+
+def bench_sweep(runs: list[Path], loss: float, jobs: int, folder: Path) -> None:
+    """The sweep cold (empty flow cache) and warm (the cache it filled), each in fresh workers."""
+    networks = [p if not loss else p.with_(up=Impairments(loss=RandomLoss(loss)), down=Impairments(loss=RandomLoss(loss)))
+                for p in PRESETS.values()]
+    for label in ("cold", "warm"):
+        workers = [NsWorker() for _ in range(jobs)]
         start = time.perf_counter()
         try:
-            result = run_sweep(runs, list(PRESETS.values()), Path(tmp) / "sweep", workers=workers, progress=False)
+            result = run_sweep(runs, networks, folder / f"sweep-{label}", workers=workers, progress=False)
             cpu = sum(w.call(time.process_time) for w in workers)
+            stats = [w.call(_stats) for w in workers]
         finally:
             for w in workers:
                 w.close()
         wall = time.perf_counter() - start
         simulated = result.summary["total_s"].sum()
-        print(f"sweep {len(runs)} runs x {len(PRESETS)} presets = {result.ran} cells, jobs={args.jobs}: "
-              f"{wall:.1f} s wall (ns-3 import included), {cpu:.1f} s CPU in the workers, "
-              f"{simulated / 3600:.1f} h of simulated training, {_distinct_flows(result.timing)} distinct flows "
-              f"simulated, {len(result.failures)} failed; load average now {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} CPUs")
-        print(result.summary[["scenario", "method", "total_s", "computation_s", "communication_s",
-                              "goodput_up_mbps"]].to_string(index=False, float_format="{:.4g}".format))
+        sims = sum(st["simulations"] for st in stats)
+        inside = sum(st["run_s"] for st in stats)
+        setup = sum(st["setup_s"] + st["destroy_s"] for st in stats)
+        print(f"sweep {len(runs)} runs x {len(networks)} presets, loss {loss:g} each way = {result.ran} cells, "
+              f"jobs={jobs}, {label} flow cache: {wall:.1f} s wall (worker start included), {cpu:.1f} s CPU in the "
+              f"workers: {sims} ns-3 simulations, {inside:.1f} s inside Simulator::Run, {setup:.1f} s building and "
+              f"destroying; {simulated / 3600:.1f} h of simulated training, {len(result.failures)} failed; "
+              f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(result.summary[["scenario", "method", "total_s", "computation_s", "communication_s",
+                          "goodput_up_mbps"]].to_string(index=False, float_format="{:.4g}".format))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--loss", type=float, default=0.01)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--star-rounds", type=int, default=5)
+    parser.add_argument("--server-mbps", type=float, default=20.0)
+    parser.add_argument("--replay", action="store_true", help="also time one replay (isolated cold/warm, star)")
+    parser.add_argument("--shared-star", action="store_true", help="also time the shared-server-link star")
+    parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--worker-start", action="store_true", help="also time spawn vs fork worker start")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
+        os.environ[flowcache.CACHE_ENV] = str(Path(tmp) / "flow-cache")  # empty; inherited by the workers
+        runs = write_runs(Path(tmp) / "runs", args.rounds, args.clients)
+        print(f"{len(runs)} synthetic runs x {args.rounds} rounds x {args.clients} clients")
+        if args.worker_start:
+            for method in ("spawn", "fork"):
+                print(f"worker start method {method}: first ns-3 result after {_first_result_s(method):.1f} s")
+        if args.replay:
+            bench_replay_speed(runs[3], args.star_rounds)
+        if args.shared_star:
+            bench_shared_star(runs[3], args.star_rounds, args.server_mbps)
+        if not args.no_sweep:
+            bench_sweep(runs, args.loss, args.jobs, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ whose two devices carry the two directions' rates, attaches exact byte counters 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -376,6 +377,11 @@ def nanoseconds(seconds: float) -> int:
     return int(round(seconds * 1e9))
 
 
+#: Where this process's simulation wall time went (for benchmarks): simulations run, wall seconds
+#: spent building them, inside ``Simulator::Run``, and in ``Simulator::Destroy``.
+STATS = {"simulations": 0, "setup_s": 0.0, "run_s": 0.0, "destroy_s": 0.0}
+
+
 class Simulation:
     """One ns-3 simulation; use as a context manager so ``Simulator::Destroy`` always runs.
 
@@ -387,6 +393,7 @@ class Simulation:
 
     def __init__(self, tcp: str, *, ssai: bool = False, stop_after: int = 0) -> None:
         self.ns = load()
+        self._created = time.perf_counter()
         self.tcp = tcp_configs.apply(self.ns, tcp)
         if ssai:
             if self.tcp.socket_type != "ns3::TcpCubic":
@@ -407,7 +414,10 @@ class Simulation:
 
     def __exit__(self, *exc: object) -> None:
         ns = self.ns
+        start = time.perf_counter()
         ns.Simulator.Destroy()
+        STATS["destroy_s"] += time.perf_counter() - start
+        STATS["simulations"] += 1
         self._keep.clear()
         getattr(ns, "__nodes_pending_deletion").clear()  # the bindings never empty it (a leak)
 
@@ -590,7 +600,10 @@ class Simulation:
         """Run until no event is left, the countdown reaches 0, or ``horizon_s`` simulated seconds have passed."""
         ns = self.ns
         ns.Simulator.Stop(ns.Seconds(horizon_s))
+        start = time.perf_counter()
+        STATS["setup_s"] += start - self._created
         ns.Simulator.Run()
+        STATS["run_s"] += time.perf_counter() - start
 
 
 #: UDP payload of an on/off source's packets: 1500-byte IP packets.
