@@ -86,6 +86,25 @@ class ScenarioType(_ParsedType):
         return load_scenario(text)
 
 
+class ScenarioPatternType(_ParsedType):
+    """Like ``SCENARIO``, or a glob over the built-in names (``'divergence/*'``), as a list of scenarios."""
+
+    name = "FILE_OR_NAME"
+
+    def parse(self, text: str) -> list:
+        import fnmatch
+
+        from harness import scenario_builtins
+        from harness.scenario import load_scenario
+
+        if any(ch in text for ch in "*?[") and not Path(text).exists():
+            names = fnmatch.filter(scenario_builtins.names(), text)
+            if not names:
+                raise ScenarioError(f"no built-in scenario matches {text!r} (see `netbench scenarios`)")
+            return [scenario_builtins.get(n) for n in names]
+        return [load_scenario(text)]
+
+
 class ProbabilityType(_ParsedType):
     """A probability in [0, 1], e.g. ``0.01``."""
 
@@ -102,6 +121,7 @@ class ProbabilityType(_ParsedType):
 
 
 SCENARIO = ScenarioType()
+SCENARIOS = ScenarioPatternType()
 PROBABILITY = ProbabilityType()
 
 #: The shorthand flags (parameter names) that build a scenario; they cannot be mixed with ``--scenario``.

@@ -298,3 +298,11 @@ def test_theory_follows_mathis_pftk_and_the_trace_integral():
     # handshake 0.1 s (to trace time 9.9), 0.1 s of data at 1 Mbps, the rest at 4 Mbps, then 50 ms propagation
     t = analytic.theory_s(1_000_000, traced, "up", trace_start_s=9.8)
     assert t == pytest.approx(0.1 + 0.1 + (bits - 0.1e6) / 4e6 + 0.05, rel=1e-9)
+
+
+def test_sweep_scenario_globs_expand_over_builtins():
+    from harness.params import SCENARIOS
+
+    names = [s.name for s in SCENARIOS.convert("divergence/loss=*", None, None)]
+    assert names == ["divergence/loss=0.001", "divergence/loss=0.01", "divergence/loss=0.05"]
+    assert [s.name for s in SCENARIOS.convert("1/5", None, None)] == ["1/5"]

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import click
 
-from harness.params import NETWORK_LIST, SCENARIO, SHORTHANDS, explicit, scenario_options, shorthand_scenario
+from harness.params import NETWORK_LIST, SCENARIOS, SHORTHANDS, explicit, scenario_options, shorthand_scenario
 
 __all__ = ["sweep"]
 
 
 @click.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--scenario", "scenarios", type=SCENARIO, multiple=True,
-              help="A scenario file (TOML) or built-in name (see `netbench scenarios`); repeatable. Without "
-                   "--networks only these are swept.")
+@click.option("--scenario", "scenarios", type=SCENARIOS, multiple=True,
+              help="A scenario file (TOML), a built-in name or a glob over built-in names ('divergence/*'; see "
+                   "`netbench scenarios`); repeatable. Without --networks only these are swept.")
 @click.option("--networks", type=NETWORK_LIST, default="0.2/1,1/5,2/10,5/25", show_default=True,
               help="Comma-separated UP/DOWN pairs in Mbps, each a shorthand scenario with the flags below.")
 @scenario_options
@@ -35,7 +35,7 @@ def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks
 
     on_interrupt(lambda: "run the same command again: finished cells are kept and skipped")
 
-    chosen = list(scenarios)
+    chosen = [s for group in scenarios for s in group]
     if not scenarios or explicit(ctx, ["networks"]):
         chosen += [shorthand_scenario(n, **shorthands) for n in networks]
     elif explicit(ctx, SHORTHANDS):
