@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from harness.scenario import Scenario
+from harness.scenario_spec import Scenario
 from ns3_scenarios.network import PRESETS
 
 #: Realistic access networks (TOML, the format of scenario files).

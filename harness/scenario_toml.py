@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.scenario import (ClientLinks, ComputeSpeed, Scenario, check_number, engines, parse_duration, parse_rate,
-                              probability)
+from harness.scenario_spec import (ClientLinks, ComputeSpeed, Scenario, check_number, engines, parse_duration,
+                                   parse_rate, probability)
 from ns3_scenarios import traces
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import Connection, CrossTraffic, GilbertElliott, Impairments, Loss, Queue, RandomLoss
