@@ -156,11 +156,22 @@ def plan_sweep(
 Executor = Callable[..., Iterator[tuple[Cell, "pd.DataFrame | str"]]]
 
 
-def execute_local(plan: SweepPlan, cell_fn: CellFn, *, jobs: int = 1,
-                  workers: Sequence[NsWorker] | None = None) -> Iterator[tuple[Cell, pd.DataFrame | str]]:
-    """Run the pending cells on ``jobs`` ns-3 worker processes of this machine (the shared one plus new ones)."""
-    own = [] if workers is not None else [NsWorker() for _ in range(min(jobs, max(len(plan.pending), 1)) - 1)]
+def execute_local(plan: SweepPlan, cell_fn: CellFn, *, jobs: int = 1, workers: Sequence[NsWorker] | None = None,
+                  progress: bool = False) -> Iterator[tuple[Cell, pd.DataFrame | str]]:
+    """Run the pending cells on ``jobs`` ns-3 worker processes of this machine (the shared one plus new ones).
+
+    Cells whose engine is slow per round (WiFi, LTE) first have their rounds simulated on all
+    workers in parallel into the round cache (:mod:`harness.cellrounds`, a bar per cell).
+    """
+    from harness.cellrounds import prefill, round_cached
+    from harness.scenario_spec import engines
+
+    slow = sum(1 for c in plan.pending if round_cached(engines()[c.scenario.engine]))
+    wanted = max(len(plan.pending), jobs if slow else 1)
+    own = [] if workers is not None else [NsWorker() for _ in range(min(jobs, wanted) - 1)]
     pool = list(workers) if workers is not None else [shared_worker(), *own]
+    if slow and cell_fn is replay_record:
+        prefill(plan, pool, progress=progress)
     idle: queue.Queue[NsWorker] = queue.Queue()
     for w in pool:
         idle.put(w)
@@ -226,7 +237,9 @@ def run_sweep(
         raise ConfigError(f"unknown executor {executor!r}: expected one of {', '.join(EXECUTORS)}")
     plan = plan_sweep(runs, scenarios, out, compute_scale=compute_scale, exact_star=exact_star)
     failures: list[dict] = []
-    options = {"workers": workers} if workers is not None else {}
+    options: dict = {"workers": workers} if workers is not None else {}
+    if executor == "local":
+        options["progress"] = progress
     with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(plan.pending), desc="sweep", unit="cell",
               disable=not progress) as bar:
         for cell, result in EXECUTORS[executor](plan, cell_fn, jobs=jobs, **options):

@@ -147,3 +147,18 @@ def test_builtin_cell_scenarios():
     assert wifi.engine_settings == WifiSettings.default()
     assert lte.engine_settings == LteSettings.default()
     assert wifi.resolved()["engine"]["settings"]["standard"] == "802.11n"
+
+
+def test_cell_rounds_are_cached_on_disk(tmp_path):
+    from ns3_scenarios import flowcache
+
+    ns3(flowcache.reset, tmp_path)
+    try:
+        transfers = [ClientTransfer(0, 40 * KB, 0.1, 30 * KB), ClientTransfer(2, 20 * KB, 0.2, 30 * KB)]
+        first = round_of("lte", transfers, seed=9)
+        assert round_of("lte", transfers, seed=9) == first
+        assert (ns3(flowcache.disk).hits, ns3(flowcache.disk).misses) == (1, 1)
+        round_of("lte", transfers, seed=9, scheduler="rr")  # other settings: another key
+        assert ns3(flowcache.disk).misses == 2
+    finally:
+        ns3(flowcache.reset, None)

@@ -13,15 +13,18 @@ beacons and TTIs would otherwise keep the simulator busy until the stop time.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import numbers
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from ns3_scenarios import simcore
+from ns3_scenarios import flowcache, simcore
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network, check_rate
 from ns3_scenarios.seeds import flow_seed
@@ -214,8 +217,46 @@ def place(sim: simcore.Simulation, anchor: Any, clients: Any, transfers: Sequenc
     sim._keep.extend((positions, mobility, placed))
 
 
+_CODE = ("cell.py", "wifi.py", "lte.py")
+
+
+def disk_cache() -> flowcache.DiskCache:
+    """This process's on-disk result cache (``$NETBENCH_FLOW_CACHE``, shared with the flow cache)."""
+    return flowcache.disk()
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """12 hex digits of the cell engines' code, part of every cached round's key."""
+    digest = hashlib.sha256()
+    for name in _CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def round_key(engine: str, network: Network, transfers: Sequence[ClientTransfer], seed: int, settings: Any) -> str:
+    """The on-disk cache key of one cell round: everything its timings depend on.
+
+    That is the cell's full settings, the network's latency and TCP config (a cell does not
+    use the link rates), the round seed, each client's bytes and compute time, and the code.
+    """
+    spec = {
+        "cell": engine, "code": code_version(), "settings": settings.to_dict(), "latency_s": network.latency_s,
+        "tcp": network.tcp, "seed": int(seed),
+        "transfers": [[int(t.client), int(t.downlink_bytes), float(t.compute_s), int(t.uplink_bytes)]
+                      for t in transfers],
+    }
+    return flowcache.spec_key(spec)
+
+
 class CellEngine:
-    """A registry entry (contract 2) whose round is ``simulate(network, transfers, seed=, settings=)``."""
+    """A registry entry (contract 2) whose round is ``simulate(network, transfers, seed=, settings=)``.
+
+    Whole rounds are cached on disk (``ns3_scenarios.flowcache``; ``$NETBENCH_FLOW_CACHE``),
+    keyed by :func:`round_key`; a cached round needs no ns-3 at all.
+    """
+
+    caches_rounds = True
 
     def __init__(self, name: str, settings_type: type, simulate: Callable[..., list[ClientTiming]]) -> None:
         self.name, self.settings_type, self._simulate = name, settings_type, simulate
@@ -227,7 +268,16 @@ class CellEngine:
             settings = self.settings_type.default()
         if not isinstance(settings, self.settings_type):
             raise ScenarioError(f"engine {self.name!r}: settings {settings!r} are not {self.settings_type.__name__}")
-        return self._simulate(network, transfers, seed=seed, settings=settings)
+        check_cell_round(network, transfers, self.name)
+        cache = disk_cache()
+        key = round_key(self.name, network, transfers, seed, settings) if cache.folder is not None else ""
+        stored = cache.get(key) if key else None
+        if stored is not None:
+            return [ClientTiming(*row) for row in stored]
+        timings = self._simulate(network, transfers, seed=seed, settings=settings)
+        if key:
+            cache.put(key, [[t.client, t.download_done_s, t.upload_start_s, t.upload_done_s] for t in timings])
+        return timings
 
     def __repr__(self) -> str:
         return f"<engine {self.name}: {self._simulate.__module__}>"
