@@ -8,6 +8,7 @@ with the same bytes an uninterrupted run would have produced.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ from fl_core import atomic
 from fl_core.client_state import ClientStore
 from fl_core.config import RunConfig
 from fl_core.errors import RunDirError
+from fl_core.eval_cache import cached_accuracy
 from fl_core.evaluate import heldout_loss, mc_accuracy
 from fl_core.federation import Federation, arc_sets, build_federation, load_examples, sample_participants
 from fl_core.lock import folder_lock
@@ -115,10 +117,22 @@ class Trainer:
         if self.cfg.objective == "sft" and arc_limit != 0:
             sets = arc_sets(arc_limit, self.cfg.seed)
             for level, questions in sets.items():
-                row[f"arc_{level}"] = mc_accuracy(self.method.model, self.base.tokenizer, questions)
+                row[f"arc_{level}"] = self._accuracy(round_idx, f"arc_{level}", questions)
             row["arc"] = (row["arc_easy"] + row["arc_challenge"]) / 2
             row["arc_questions"] = sum(len(q) for q in sets.values())
         return row
+
+    def _accuracy(self, round_idx: int, benchmark: str, questions: list) -> float:
+        """Multiple-choice accuracy of the global adapter; of the base model (round -1): cached on disk."""
+        model, tokenizer = self.method.model, self.base.tokenizer
+        if round_idx >= 0:
+            return mc_accuracy(model, tokenizer, questions)
+
+        def base_only() -> float:
+            with (model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()):
+                return mc_accuracy(model, tokenizer, questions)
+
+        return cached_accuracy(self.base, benchmark, questions, base_only)
 
     # -- one client ---------------------------------------------------------------------------
     def client_work(self, round_idx: int, position: int, client: int) -> tuple[dict, bytes, bytes]:

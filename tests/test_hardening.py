@@ -234,3 +234,45 @@ def test_netbench_help_lists_every_command_whole():
     flat = " ".join(result.output.split())
     for name, command in main.commands.items():
         assert f"{name} {' '.join(command.get_short_help_str(1000).split())}" in flat
+
+
+# -- 9. the base model's evaluations are cached per (model, evaluation set, scoring version) ---------
+def test_base_evaluations_are_cached_per_model_questions_and_scoring(tmp_path, monkeypatch):
+    import torch
+
+    from fl_core import eval_cache
+    from fl_core.data.records import MCQuestion
+    from fl_core.model import BaseModel
+
+    monkeypatch.setenv("FEDLORA_NETBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("FEDLORA_NETBENCH_NO_EVAL_CACHE", raising=False)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    base = BaseModel(torch.nn.Linear(2, 2), None, str(folder))
+    questions = [MCQuestion("q?", ["a", "b"], 0, "arc")]
+    calls = []
+
+    def score(value):
+        return lambda: calls.append(value) or value
+
+    cases = [  # (what changes, expected accuracy, computed again?)
+        ("first run", 0.25, True),
+        ("same model, questions and scoring", 0.25, False),
+        ("other questions", 0.5, True),
+        ("other scoring version", 0.75, True),
+        ("weights rewritten", 1.0, True),
+    ]
+    for what, expected, computed in cases:
+        if what == "other questions":
+            questions = [MCQuestion("q2?", ["a", "b"], 1, "arc")]
+        elif what == "other scoring version":
+            monkeypatch.setattr(eval_cache, "SCORING_VERSION", eval_cache.SCORING_VERSION + 1)
+        elif what == "weights rewritten":
+            (folder / "model.safetensors").write_bytes(b"new weights")
+        before = len(calls)
+        assert eval_cache.cached_accuracy(base, "arc_easy", questions, score(expected)) == expected, what
+        assert (len(calls) > before) == computed, what
+    tiny = BaseModel(torch.nn.Linear(2, 2), None, "tiny-llama")
+    assert eval_cache.model_key(tiny) is None  # random weights: never cached

@@ -1,0 +1,92 @@
+"""On-disk cache of the *base* model's evaluations, beside the converted model.
+
+Every run starts by scoring the base model (the ``base`` row of ``eval.csv``); on the
+default model and the full ARC validation sets that took minutes of CPU per run, for a
+number that depends only on the model's weights, the questions and the scoring code.
+This cache keys each accuracy on exactly those:
+
+- the model: a fingerprint of its folder's weight and config files (names, sizes,
+  modification times; the converted default, a local folder or a hub snapshot), its
+  parameter dtype and device type;
+- the evaluation set: the benchmark name and a SHA-256 of every question, choice and answer;
+- the scoring: :data:`SCORING_VERSION` (bump it whenever scoring changes).
+
+Entries are small JSON files under ``cache_dir()/base-evals/`` (one per key, written
+atomically, so concurrent runs never corrupt each other). The tiny random test model is
+never cached. ``FEDLORA_NETBENCH_NO_EVAL_CACHE=1`` turns the cache off.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from fl_core import atomic
+from fl_core.data.records import MCQuestion
+from fl_core.model import TINY_MODEL, BaseModel, cache_dir, resolve_model_source
+
+#: Version of the multiple-choice scoring (prompt, tokenisation, log-likelihood sum); part of every key.
+SCORING_VERSION = 1
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".gguf")
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    h = hashlib.sha256()
+    for file in sorted(folder.iterdir()):
+        if file.is_file() and file.suffix in _WEIGHT_SUFFIXES:
+            stat = file.stat()
+            h.update(f"{file.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def model_key(base: BaseModel) -> str | None:
+    """What identifies ``base``'s weights on this machine, or ``None`` if they cannot be cached."""
+    if base.name == TINY_MODEL or os.environ.get("FEDLORA_NETBENCH_NO_EVAL_CACHE", "").strip() in ("1", "true"):
+        return None
+    from fl_core.model import DEFAULT_MODEL
+
+    try:
+        folder = cache_dir() / "smollm2-135m-instruct" if base.name == DEFAULT_MODEL \
+            else Path(resolve_model_source(base.name))
+    except Exception:  # noqa: BLE001 - an id that cannot be resolved offline is simply not cached
+        return None
+    if not folder.is_dir():
+        return None
+    param = next(base.model.parameters())
+    return f"{base.name}|{_folder_fingerprint(folder)}|{param.dtype}|{param.device.type}"
+
+
+def questions_digest(questions: Sequence[MCQuestion]) -> str:
+    """SHA-256 of every question, its choices and its answer, in order."""
+    h = hashlib.sha256()
+    for q in questions:
+        h.update(json.dumps([q.question, list(q.choices), q.answer_index], ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def _entry(model: str, benchmark: str, questions: Sequence[MCQuestion]) -> Path:
+    key = json.dumps([model, benchmark, questions_digest(questions), SCORING_VERSION])
+    return cache_dir() / "base-evals" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def cached_accuracy(
+    base: BaseModel, benchmark: str, questions: Sequence[MCQuestion], compute: Callable[[], float]
+) -> float:
+    """The base model's accuracy on ``questions``: from the cache, else ``compute()`` and stored."""
+    model = model_key(base)
+    if model is None or not questions:
+        return compute()
+    entry = _entry(model, benchmark, questions)
+    try:
+        return float(json.loads(entry.read_text())["accuracy"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    accuracy = compute()
+    try:
+        atomic.write_json(entry, {"accuracy": accuracy, "model": model, "benchmark": benchmark,
+                                  "questions": len(questions), "scoring_version": SCORING_VERSION})
+    except OSError:
+        pass  # a read-only cache only costs time
+    return accuracy
