@@ -76,7 +76,8 @@ class RunConfig:
     eval_examples: int = 64
     eval_every: int = 5
     arc_subset: int | None = 100
-    arc_final: int | None = None  # None = the full validation sets at the end
+    arc_final: int | None = 100  # ARC questions per level at the end (and for the base model); None = all
+    full_arc: bool = False  # the paper's metric: all ARC validation questions (570 + 299); sets arc_final=None
     participation: str = "uniform"  # or "fedbuff" (asynchronous, buffered; Nguyen et al., 2022)
     concurrency: int | None = None  # FedBuff clients in flight (default 2 x participants)
     staleness_exponent: float = 0.5  # FedBuff weight (1 + staleness)^-exponent
@@ -94,7 +95,9 @@ class RunConfig:
         return self.method + ("+ecolora" if self.ecolora else "")
 
     def validate(self) -> None:
-        """Refuse impossible settings before any work starts."""
+        """Refuse impossible settings before any work starts (and resolve ``full_arc`` into ``arc_final``)."""
+        if self.full_arc:
+            self.arc_final = None
         checks = [
             (self.rank >= 1, f"LoRA rank r={self.rank} must be >= 1"),
             (all(r >= 1 for r in self.ranks), f"all heterogeneous ranks must be >= 1, got {list(self.ranks)}"),
@@ -115,8 +118,9 @@ class RunConfig:
         if self.participation not in ("uniform", "fedbuff"):
             checks.append((False, f"unknown participation {self.participation!r}; choose uniform or fedbuff"))
         if self.participation == "uniform":
-            fedbuff_only = [name for name, value in (("--concurrency", self.concurrency), ("--links", self.links or None),
-                                                     ("--links-seed", self.links_seed)) if value is not None]
+            given = (("--concurrency", self.concurrency), ("--links", self.links or None),
+                     ("--links-seed", self.links_seed))
+            fedbuff_only = [name for name, value in given if value is not None]
             checks.append((not fedbuff_only, f"{', '.join(fedbuff_only)} only apply with --participation fedbuff "
                                              "(uniform participation has no arrival order); drop them or use fedbuff"))
         if self.participation == "fedbuff":

@@ -276,3 +276,12 @@ def test_base_evaluations_are_cached_per_model_questions_and_scoring(tmp_path, m
         assert (len(calls) > before) == computed, what
     tiny = BaseModel(torch.nn.Linear(2, 2), None, "tiny-llama")
     assert eval_cache.model_key(tiny) is None  # random weights: never cached
+
+
+@pytest.mark.parametrize("argv, arc_final", [([], 100), (["--arc-final", "20"], 20), (["--full-arc"], None),
+                                             (["--arc-final", "20", "--full-arc"], None)])
+def test_the_final_arc_evaluation_is_a_subset_unless_the_full_paper_metric_is_asked(argv, arc_final, dolly_file):
+    from harness.commands.train import build_config, train
+
+    ctx = train.make_context("train", ["--dataset", str(dolly_file), "--model", "tiny-llama", *argv])
+    assert build_config(ctx.params).arc_final == arc_final

@@ -47,7 +47,8 @@ def build_config(opts: dict) -> RunConfig:
         lora_alpha=opts["lora_alpha"], target_modules=tuple(opts["target_modules"].split(",")),
         ranks=tuple(opts["ranks"]) if opts["ranks"] else RunConfig.ranks, per_category=opts["per_category"],
         eval_examples=opts["eval_examples"], eval_every=opts["eval_every"], arc_subset=opts["arc_subset"],
-        arc_final=opts["arc_final"], seed=opts["seed"], threads=opts["threads"], keep_blobs=opts["blobs"],
+        arc_final=opts["arc_final"], full_arc=opts["full_arc"], seed=opts["seed"], threads=opts["threads"],
+        keep_blobs=opts["blobs"],
         participation=opts["participation"], concurrency=opts["concurrency"],
         staleness_exponent=opts["staleness_exponent"], links=tuple(n.name for n in opts["links"] or ()),
         links_seed=opts["links_seed"], ecolora=eco, extra={"dpo_beta": opts["dpo_beta"]},
@@ -119,7 +120,12 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
 @click.option("--eval-every", type=click.IntRange(1), default=5, show_default=True)
 @click.option("--arc-subset", type=click.IntRange(0), default=100, show_default=True,
               help="ARC questions per level during training (0 = skip).")
-@click.option("--arc-final", type=click.IntRange(0), default=None, help="ARC questions per level at the end (default: all).")
+@click.option("--arc-final", type=click.IntRange(0), default=100, show_default=True,
+              help="ARC questions per level scored at the end and for the base model (a seeded subset; 0 = skip).")
+@click.option("--full-arc", is_flag=True,
+              help="Score on the full ARC validation sets (570 + 299 questions) at the end: the paper's Table 1 "
+                   "metric. The base model's scores are cached in ~/.cache/fedlora-netbench, so only the trained "
+                   "adapter's evaluation costs time.")
 @click.option("--participation", type=click.Choice(["uniform", "fedbuff"]), default="uniform", show_default=True,
               help="uniform sampling of N_t clients, or asynchronous FedBuff with a buffer of N_t.")
 @click.option("--concurrency", type=click.IntRange(1), default=None, help="FedBuff: clients in flight (default 2 N_t).")
