@@ -78,6 +78,8 @@ class RunConfig:
     arc_subset: int | None = 100
     arc_final: int | None = 100  # ARC questions per level at the end (and for the base model); None = all
     full_arc: bool = False  # the paper's metric: all ARC validation questions (570 + 299); sets arc_final=None
+    evals: tuple[str, ...] | None = None  # fl_core.evaluate.BENCHMARKS; None: sft arc,qa / dpo mmlu
+    mmlu_subset: int | None = 200  # MMLU questions per evaluation (seeded); None = all 14,042
     participation: str = "uniform"  # or "fedbuff" (asynchronous, buffered; Nguyen et al., 2022)
     concurrency: int | None = None  # FedBuff clients in flight (default 2 x participants)
     staleness_exponent: float = 0.5  # FedBuff weight (1 + staleness)^-exponent
@@ -115,6 +117,11 @@ class RunConfig:
             (self.threads >= 1, f"threads={self.threads} must be >= 1"),
             (len(self.target_modules) > 0, "at least one LoRA target module is needed"),
         ]
+        from fl_core.evaluate import BENCHMARKS
+
+        unknown = set(self.evals or ()) - set(BENCHMARKS)
+        checks.append((not unknown, f"unknown evaluation(s) {sorted(unknown)}; choose from {', '.join(BENCHMARKS)}"))
+        checks.append((self.mmlu_subset is None or self.mmlu_subset >= 1, f"mmlu_subset={self.mmlu_subset} must be >= 1"))
         if self.participation not in ("uniform", "fedbuff"):
             checks.append((False, f"unknown participation {self.participation!r}; choose uniform or fedbuff"))
         if self.participation == "uniform":
@@ -153,8 +160,8 @@ class RunConfig:
         """Inverse of :meth:`to_dict`."""
         data = dict(data)
         eco = data.pop("ecolora", None)
-        for key in ("target_modules", "ranks", "links"):
-            if key in data:
+        for key in ("target_modules", "ranks", "links", "evals"):
+            if data.get(key) is not None:
                 data[key] = tuple(data[key])
         known = {f for f in cls.__dataclass_fields__}
         cfg = cls(**{k: v for k, v in data.items() if k in known})

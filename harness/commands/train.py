@@ -47,7 +47,8 @@ def build_config(opts: dict) -> RunConfig:
         lora_alpha=opts["lora_alpha"], target_modules=tuple(opts["target_modules"].split(",")),
         ranks=tuple(opts["ranks"]) if opts["ranks"] else RunConfig.ranks, per_category=opts["per_category"],
         eval_examples=opts["eval_examples"], eval_every=opts["eval_every"], arc_subset=opts["arc_subset"],
-        arc_final=opts["arc_final"], full_arc=opts["full_arc"], seed=opts["seed"], threads=opts["threads"],
+        arc_final=opts["arc_final"], full_arc=opts["full_arc"], evals=opts["evals"],
+        mmlu_subset=opts["mmlu_subset"], seed=opts["seed"], threads=opts["threads"],
         keep_blobs=opts["blobs"],
         participation=opts["participation"], concurrency=opts["concurrency"],
         staleness_exponent=opts["staleness_exponent"], links=tuple(n.name for n in opts["links"] or ()),
@@ -126,6 +127,13 @@ def _ranks(ctx, param, value: str | None) -> list[int] | None:
               help="Score on the full ARC validation sets (570 + 299 questions) at the end: the paper's Table 1 "
                    "metric. The base model's scores are cached in ~/.cache/fedlora-netbench, so only the trained "
                    "adapter's evaluation costs time.")
+@click.option("--evals", default=None, callback=lambda ctx, param, v: None if v is None else tuple(
+                  x.strip() for x in v.split(",") if x.strip()),
+              help="Benchmarks, comma-separated from arc, qa, arc-template, mmlu "
+                   "(default: arc,qa for sft; mmlu for dpo, the paper's Table 2).")
+@click.option("--mmlu-subset", default="200", show_default=True,
+              callback=lambda ctx, param, v: None if v == "all" else click.IntRange(1)(v),
+              help="MMLU questions per evaluation (a seeded subset), or 'all' for the 14,042.")
 @click.option("--participation", type=click.Choice(["uniform", "fedbuff"]), default="uniform", show_default=True,
               help="uniform sampling of N_t clients, or asynchronous FedBuff with a buffer of N_t.")
 @click.option("--concurrency", type=click.IntRange(1), default=None, help="FedBuff: clients in flight (default 2 N_t).")
