@@ -185,3 +185,48 @@ def divergence_figure(summary: pd.DataFrame, baseline: str = "1/5", title: str |
 def divergence(summary: pd.DataFrame, out: str | Path, baseline: str = "1/5", title: str | None = None) -> Path:
     """Draw the divergence figure from ``summary`` and write it to ``out``."""
     return save(divergence_figure(summary, baseline, title), out)
+
+
+def k_trajectories(runs) -> pd.DataFrame:
+    """Per EcoLoRA run and round: k_A, k_B (Eq. 4, as sent) and the round's mean training loss."""
+    frames = []
+    for run in runs:
+        r = run.rounds
+        if "k_a" not in r or (r["k_a"] >= 1.0).all():
+            continue
+        per_round = r.groupby("round").agg(k_a=("k_a", "first"), k_b=("k_b", "first"), train_loss=("train_loss", "mean"))
+        frames.append(per_round.reset_index().assign(run=run.name, objective=run.meta.get("objective", "sft")))
+    if not frames:
+        raise DataError("no EcoLoRA run with an adaptive k among the runs given")
+    return pd.concat(frames, ignore_index=True)
+
+
+def k_figure(runs) -> Figure:
+    """k_A and k_B per round for each EcoLoRA run, beside the mean k the paper's tables imply
+    (QA rows of Tables 1 and 4: 0.66–0.72; DPO, Table 2: 0.95), and the training loss driving them."""
+    from harness.paper import implied_k_rows
+
+    traj = k_trajectories(runs)
+    implied = implied_k_rows()
+    fig = Figure(figsize=(11, 4.2))
+    ax_k, ax_loss = fig.subplots(1, 2)
+    for i, (name, t) in enumerate(traj.groupby("run", sort=False)):
+        colour = f"C{i}"
+        ax_k.plot(t["round"], t["k_a"], color=colour, marker="o", label=f"{name} k_A")
+        ax_k.plot(t["round"], t["k_b"], color=colour, marker="s", linestyle="--", label=f"{name} k_B")
+        ax_loss.plot(t["round"], t["train_loss"], color=colour, marker="o", label=name)
+    qa = implied[implied["table"] == "1"]["implied_k"]
+    ax_k.axhspan(qa.min(), qa.max(), color="grey", alpha=0.25, label="paper QA rows, implied mean k")
+    dpo = implied[implied["table"] == "2"]["implied_k"].iloc[0]
+    ax_k.axhline(dpo, color="black", linestyle=":", label=f"paper DPO row, implied k = {dpo:.3f}")
+    ax_k.set_xlabel("round")
+    ax_k.set_ylabel("k (kept fraction)")
+    ax_k.set_ylim(0.4, 1.0)
+    ax_k.legend(fontsize="x-small")
+    ax_k.set_title("Eq. 4 sparsity per round")
+    ax_loss.set_xlabel("round")
+    ax_loss.set_ylabel("mean training loss of the round")
+    ax_loss.legend(fontsize="x-small")
+    ax_loss.set_title("loss driving Eq. 4")
+    fig.tight_layout()
+    return fig

@@ -112,4 +112,4 @@ def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_every_source_has_a_licence_entry() -> None:
-    assert set(embedded.SOURCES) | {"ai2_arc"} == set(embedded.LICENCES)
+    assert set(embedded.SOURCES) | {"ai2_arc", "mmlu"} == set(embedded.LICENCES)

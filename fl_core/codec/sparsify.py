@@ -43,6 +43,17 @@ def adaptive_k(k_max: float, k_min: float, gamma: float, loss0: float, loss_prev
     return min(max(k, k_min), k_max)
 
 
+def k_trajectory(losses: list[float], k_max: float, k_min: float, gamma: float) -> list[float]:
+    """Eq. 4 over a run: k of round t for t = 0..len(losses)-1, given each round's global training loss.
+
+    Round 0 sends at k_max; round t >= 1 uses L_0 = ``losses[0]`` and L_{t-1} = ``losses[t-1]``,
+    as the transport does (the loss of a round is known only after it).
+    """
+    if not losses:
+        return []
+    return [adaptive_k(k_max, k_min, gamma, losses[0], None if t == 0 else losses[t - 1]) for t in range(len(losses))]
+
+
 def keep_count(k: float, n: int) -> int:
     """ceil(k·n) for k in (0, 1]; a product within 1e-9 (relative) of an integer counts as that integer.
 
