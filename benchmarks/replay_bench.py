@@ -140,6 +140,29 @@ def bench_shared_star(run: Path, rounds: int, server_mbps: float) -> None:
           f"total / Run = {wall / inside:.2f}")
 
 
+def _flow_cpu(specs: list, batch: bool) -> tuple[float, list[float]]:
+    flowcache.reset(None)
+    flows._CACHE.clear()
+    start = time.process_time()
+    seconds = flows.flow_times(specs, batch=batch)
+    return time.process_time() - start, seconds
+
+
+def bench_batching(count: int) -> None:
+    """CPU for ``count`` lossy 0.5 MB flows (an EcoLoRA upload) on 1/5 Mbps: one simulation each vs batched."""
+    specs = [flows.FlowSpec(500_000 + 37 * i, 1e6, 5e6, 0.05, data=Impairments(loss=RandomLoss(0.01)),
+                            data_seed=i) for i in range(count)]
+    small = [flows.FlowSpec(50_000 + 37 * i, 5e6, 25e6, 0.05, data=Impairments(loss=RandomLoss(0.01)),
+                            data_seed=i) for i in range(count)]
+    with NsWorker() as worker:
+        worker.call(flows.flow_time, 1_000, 1e6, 0.05)
+        for label, group in (("0.5 MB at 1 Mbps", specs), ("50 kB at 5 Mbps", small)):
+            single, a = worker.call(_flow_cpu, group, False)
+            batched, b = worker.call(_flow_cpu, group, True)
+            print(f"{count} lossy flows of {label}: {single:.2f} s CPU one simulation each, {batched:.2f} s batched "
+                  f"({single / batched:.2f}x); identical times: {a == b}")
+
+
 def bench_sweep(runs: list[Path], loss: float, jobs: int, folder: Path) -> None:
     """The sweep cold (empty flow cache) and warm (the cache it filled), each in fresh workers."""
     networks = [p if not loss else p.with_(up=Impairments(loss=RandomLoss(loss)), down=Impairments(loss=RandomLoss(loss)))
@@ -179,6 +202,8 @@ def main() -> None:
     parser.add_argument("--replay", action="store_true", help="also time one replay (isolated cold/warm, star)")
     parser.add_argument("--shared-star", action="store_true", help="also time the shared-server-link star")
     parser.add_argument("--no-sweep", action="store_true")
+    parser.add_argument("--batching", type=int, default=0, metavar="N",
+                        help="also compare N flows simulated one by one vs batched")
     parser.add_argument("--worker-start", action="store_true", help="also time spawn vs fork worker start")
     args = parser.parse_args()
 
@@ -193,6 +218,8 @@ def main() -> None:
             bench_replay_speed(runs[3], args.star_rounds)
         if args.shared_star:
             bench_shared_star(runs[3], args.star_rounds, args.server_mbps)
+        if args.batching:
+            bench_batching(args.batching)
         if not args.no_sweep:
             bench_sweep(runs, args.loss, args.jobs, Path(tmp))
 

@@ -31,6 +31,10 @@ from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_message_
 _PORT = 9
 #: Most flows one batched simulation holds (bounds its memory and the cost of one failure).
 BATCH_MAX = 64
+#: A batch closes once it holds this many data segments: batching amortises the ~1.5 ms set-up
+#: of small flows (1.2x less CPU for 40 flows of 50 kB), but many long flows at once make each
+#: event dearer (0.67x for 40 flows of 0.5 MB in one simulation; benchmarks/replay_bench.py).
+BATCH_SEGMENTS = 1000
 _CACHE: dict[str, float] = {}
 
 
@@ -104,8 +108,8 @@ def flow_time(
 def flow_times(specs: Sequence[FlowSpec], *, batch: bool = True) -> list[float]:
     """Completion times of ``specs`` (each > 0 bytes): from memory, disk, or ns-3.
 
-    The ones not cached run in as few simulations as possible (one per TCP config, at most
-    :data:`BATCH_MAX` flows each), or one simulation each with ``batch=False``.
+    The ones not cached run together in simulations of one TCP config and a bounded size
+    (:data:`BATCH_MAX`, :data:`BATCH_SEGMENTS`), or one simulation each with ``batch=False``.
     """
     disk = flowcache.disk()
     keys = [flowcache.spec_key(s.resolved()) for s in specs]
@@ -122,13 +126,27 @@ def flow_times(specs: Sequence[FlowSpec], *, batch: bool = True) -> list[float]:
     for key, spec in missing.items():
         groups.setdefault(spec.tcp, []).append((key, spec))
     for group in groups.values():
-        size = BATCH_MAX if batch else 1
-        for i in range(0, len(group), size):
-            chunk = group[i:i + size]
+        for chunk in _batches(group, batch):
             for (key, _), seconds in zip(chunk, simulate_flows([s for _, s in chunk])):
                 _CACHE[key] = seconds
                 disk.put(key, seconds)
     return [_CACHE[key] for key in keys]
+
+
+def _batches(group: list[tuple[str, FlowSpec]], batch: bool) -> list[list[tuple[str, FlowSpec]]]:
+    """``group`` cut into simulations of at most :data:`BATCH_MAX` flows and about :data:`BATCH_SEGMENTS` segments."""
+    if not batch:
+        return [[item] for item in group]
+    chunks: list[list[tuple[str, FlowSpec]]] = []
+    segments = 0
+    for item in group:
+        size = item[1].nbytes / 1448 + 1
+        if not chunks or len(chunks[-1]) >= BATCH_MAX or segments + size > BATCH_SEGMENTS:
+            chunks.append([])
+            segments = 0
+        chunks[-1].append(item)
+        segments += size
+    return chunks
 
 
 def simulate_flows(specs: Sequence[FlowSpec]) -> list[float]:

@@ -94,10 +94,14 @@ class RandomLoss:
 
 @dataclass(frozen=True)
 class GilbertElliott:
-    """A two-state Markov loss channel, advanced once per packet.
+    """A two-state Markov loss channel, advanced once per packet time.
 
-    In state Good a packet is lost with ``loss_good``, in Bad with ``loss_bad``; after each
-    packet the channel moves Good -> Bad with ``p_good_bad`` and Bad -> Good with ``p_bad_good``.
+    In state Good a packet is lost with ``loss_good``, in Bad with ``loss_bad``. The channel
+    moves Good -> Bad with ``p_good_bad`` and Bad -> Good with ``p_bad_good`` once per slot,
+    the time one 1500-byte packet takes at the direction's nominal rate: back-to-back packets
+    see the classic per-packet chain, and idle time (a retransmission timeout) lets the channel
+    evolve too, so a burst is an interval of time, not a count of packets that a backed-off
+    sender could take minutes to send.
     Stationary share of Bad: pi_B = p_gb / (p_gb + p_bg); loss rate
     (1 - pi_B) loss_good + pi_B loss_bad; mean stay in Bad 1 / p_bg packets (the mean loss
     burst when ``loss_bad`` = 1 and ``loss_good`` = 0).

@@ -93,6 +93,9 @@ class LinkErrorModel : public ErrorModel {
     m_mode = 2; m_pgb = pgb; m_pbg = pbg; m_lg = lossGood; m_lb = lossBad;
   }
   void SetSeed(uint64_t seed) { m_state = seed; }
+  // Advance the Gilbert-Elliott chain once per `ns` of time (one full-size packet at the link
+  // rate) instead of once per packet; 0 keeps the per-packet chain.
+  void SetSlot(int64_t ns) { m_slotNs = ns; }
   void SetOutage(bool on) { m_outage = on; }
   uint64_t Seen() const { return m_seen; }
   uint64_t Dropped() const { return m_dropped; }
@@ -110,15 +113,37 @@ class LinkErrorModel : public ErrorModel {
     if (m_mode == 1) {
       drop = Uniform() < m_p;
     } else if (m_mode == 2) {
-      if (m_bad) { if (Uniform() < m_pbg) m_bad = false; }
-      else if (Uniform() < m_pgb) m_bad = true;
+      Step();
       drop = Uniform() < (m_bad ? m_lb : m_lg);
     }
     if (m_outage) drop = true;
     if (drop) m_dropped++;
     return drop;
   }
+  // k steps of the two-state chain at once: P(Bad after k | Bad) = piB + (1 - piB) lambda^k,
+  // P(Bad after k | Good) = piB (1 - lambda^k), lambda = 1 - pGB - pBG.
+  void Step() {
+    int64_t k = 1;
+    if (m_slotNs > 0) {
+      int64_t now = Simulator::Now().GetNanoSeconds();
+      if (m_lastNs < 0) {
+        m_lastNs = now;  // the first packet: one step
+      } else {
+        k = (now - m_lastNs) / m_slotNs;  // whole slots since the last step
+        m_lastNs += k * m_slotNs;
+        if (k == 0) return;
+      }
+    }
+    if (k == 1) {
+      if (m_bad) { if (Uniform() < m_pbg) m_bad = false; }
+      else if (Uniform() < m_pgb) m_bad = true;
+      return;
+    }
+    double piB = m_pgb / (m_pgb + m_pbg), lk = std::pow(1.0 - m_pgb - m_pbg, double(k));
+    m_bad = Uniform() < (m_bad ? piB + (1 - piB) * lk : piB * (1 - lk));
+  }
   void DoReset() override { m_bad = false; }
+  int64_t m_slotNs = 0, m_lastNs = -1;
   int m_mode = 0;
   double m_p = 0, m_pgb = 0, m_pbg = 1, m_lg = 0, m_lb = 1;
   bool m_bad = false, m_outage = false;
@@ -465,6 +490,7 @@ class Simulation:
                 em.SetRandom(imp.loss.rate)
             elif isinstance(imp.loss, GilbertElliott):
                 em.SetGilbertElliott(imp.loss.p_good_bad, imp.loss.p_bad_good, imp.loss.loss_good, imp.loss.loss_bad)
+                em.SetSlot(nanoseconds(GE_SLOT_BYTES * 8 / (a_bps if sender == 0 else b_bps)))
             if imp.trace is not None:
                 trace = imp.trace
                 self._keep.append(ns.cppyy.gbl.netbench.RateTrace(
@@ -606,6 +632,8 @@ class Simulation:
         STATS["run_s"] += time.perf_counter() - start
 
 
+#: The Gilbert-Elliott chain steps once per this many bytes' time at the direction's nominal rate.
+GE_SLOT_BYTES = 1500
 #: UDP payload of an on/off source's packets: 1500-byte IP packets.
 UDP_PAYLOAD_BYTES = 1472
 

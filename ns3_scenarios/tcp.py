@@ -49,6 +49,8 @@ class TcpConfig:
     del_ack_count: int
     del_ack_timeout_ms: int
     min_rto_ms: int
+    #: Retransmissions of one segment before the connection is dropped (Linux: tcp_retries2 = 15).
+    data_retries: int = 6
     sack: bool = True
     window_scaling: bool = True
     timestamps: bool = True
@@ -65,6 +67,7 @@ class TcpConfig:
             (_TCP + "DelAckCount", "uint", self.del_ack_count),
             (_TCP + "DelAckTimeout", "time_ms", self.del_ack_timeout_ms),
             (_BASE + "MinRto", "time_ms", self.min_rto_ms),
+            (_TCP + "DataRetries", "uint", self.data_retries),
             (_BASE + "Sack", "bool", self.sack),
             (_BASE + "WindowScaling", "bool", self.window_scaling),
             (_BASE + "Timestamp", "bool", self.timestamps),
@@ -83,6 +86,7 @@ TCP_CONFIGS: dict[str, TcpConfig] = {
         del_ack_count=2,
         del_ack_timeout_ms=40,
         min_rto_ms=200,
+        data_retries=15,
     ),
     "ns3-default": TcpConfig(
         name="ns3-default",
