@@ -85,7 +85,6 @@ def test_every_row_carries_the_references(golden_run):
     assert (timing["analytic_upload_s"] <= timing["upload_s"] * 1.001).all()
 
 
-@pytest.mark.skip(reason="impairments simulated once ns3_scenarios applies them (B2)")
 def test_loss_makes_ns3_slower_than_the_closed_form_and_theory_follows(golden_run, tmp_path):
     scenario_file = tmp_path / "lossy.toml"
     scenario_file.write_text('seed = 3\n[link]\nup = "1Mbps"\ndown = "5Mbps"\nloss = 0.05\n')
