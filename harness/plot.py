@@ -129,7 +129,7 @@ DIVERGENCE_RATIOS = {"ns3_over_analytic": "ns-3 / closed form", "ns3_over_theory
 #: What each factor's level means, for the axis labels; level 0 of loss, trace-cv and cross is the plain link.
 FACTOR_LABELS = {"loss": "random loss rate", "burst": "mean loss burst at 1 % loss (packets)",
                  "trace-cv": "capacity trace coefficient of variation", "cross": "competing bulk TCP flows (uplink)",
-                 "queue": "DropTail buffer (packets)"}
+                 "queue": "DropTail buffer under 1 bulk upload (packets)"}
 _BASELINE_FACTORS = ("loss", "trace-cv", "cross")
 
 
@@ -162,20 +162,24 @@ def _factor_order(factor: str) -> int:
 
 
 def divergence_figure(summary: pd.DataFrame, baseline: str = "1/5", title: str | None = None) -> Figure:
-    """One panel per impairment factor: ns-3's communication time over the closed form's (and theory's)."""
+    """One panel per impairment factor: ns-3's communication time over the closed form's (and theory's).
+
+    Levels sit at even spacing (their values label the ticks); the y axis is logarithmic.
+    """
     table = divergence_table(summary, baseline)
     factors = list(dict.fromkeys(table["factor"]))
-    fig = Figure(figsize=(3.2 * len(factors), 3.4), layout="constrained")
+    fig = Figure(figsize=(2.9 * len(factors) + 1.6, 3.6), layout="constrained")
     axes = fig.subplots(1, len(factors), sharey=True, squeeze=False)[0]
     for ax, factor in zip(axes, factors):
         rows = table[table["factor"] == factor]
+        x = range(len(rows))
         for (column, label), style in zip(DIVERGENCE_RATIOS.items(), ("o-", "s--")):
-            ax.plot(rows["level"], rows[column], style, label=label)
+            ax.plot(x, rows[column], style, label=label)
         ax.axhline(1.0, color="grey", linewidth=0.8)
-        if factor in ("loss", "queue"):
-            ax.set_xscale("symlog", linthresh=min(rows["level"][rows["level"] > 0], default=1.0))
-        ax.set_xlabel(FACTOR_LABELS.get(factor, factor))
+        ax.set_xticks(x, [f"{v:g}" for v in rows["level"]])
+        ax.set_xlabel(FACTOR_LABELS.get(factor, factor).replace(" (", "\n("), fontsize="small")
         ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
     axes[0].set_ylabel("communication time ratio")
     axes[-1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title or f"Where packet level matters: ns-3 over closed form, one impairment at a time ({baseline})")

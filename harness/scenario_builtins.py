@@ -119,7 +119,8 @@ BUILTINS: dict[str, str] = {
     """,
 }
 
-#: One factor at a time around the 1/5 preset (TOML ``[link]`` lines), for the divergence figure.
+#: One factor at a time around the 1/5 preset (TOML ``[link]`` lines), for the divergence figure. Queue sizes
+#: matter only under load, so ``queue=<N>`` is a DropTail buffer of N packets with one competing bulk upload.
 DIVERGENCE: dict[str, str] = {
     **{f"loss={p:g}": f"loss = {p}" for p in (0.001, 0.01, 0.05)},
     **{f"burst={b:g}": f'loss = {{ kind = "gilbert-elliott", rate = 0.01, mean_burst = {b} }}' for b in (2, 4, 10)},
@@ -127,7 +128,8 @@ DIVERGENCE: dict[str, str] = {
                             f'seed = 7 }}') for cv in (0.25, 0.5, 1.0)},
     **{f"cross={n}": "cross = [" + ", ".join(['{ direction = "up", kind = "bulk", start = "0s" }'] * n) + "]"
        for n in (1, 2)},
-    **{f"queue={q}": f'queue = {{ limit = {q}, unit = "packets", discipline = "droptail" }}' for q in (20, 100, 1000)},
+    **{f"queue={q}": (f'queue = {{ limit = {q}, unit = "packets", discipline = "droptail" }}\n'
+                      'cross = [{ direction = "up", kind = "bulk", start = "0s" }]') for q in (20, 100, 1000)},
 }
 
 

@@ -24,9 +24,11 @@ __all__ = ["plot"]
 def plot(inputs: tuple[Path, ...], out: Path | None, kind: str, unit: str) -> None:
     """Stacked computation/communication bars per method, grouped by network, from a timing or summary CSV
     (or, with --kind divergence, ns-3 / closed form across impairments; --kind k, the k schedule of runs)."""
+    from fl_core import atomic
     from fl_core.atomic import check_out_file
     from fl_core.errors import NetbenchError
-    from harness.plot import DIVERGENCE_COLUMNS, divergence, figure3, k_figure, load_summary, save
+    from harness.plot import (DIVERGENCE_COLUMNS, divergence, divergence_table, figure3, k_figure, load_summary,
+                              save)
 
     out = out or Path("results") / f"{kind}.png"
     if kind == "k":
@@ -38,7 +40,12 @@ def plot(inputs: tuple[Path, ...], out: Path | None, kind: str, unit: str) -> No
     if len(inputs) != 1:
         raise NetbenchError(f"--kind {kind} reads exactly one timing or summary CSV, got {len(inputs)} paths")
     if kind == "divergence":
-        divergence(load_summary(inputs[0], DIVERGENCE_COLUMNS), check_out_file(out))
+        summary = load_summary(inputs[0], DIVERGENCE_COLUMNS)
+        divergence(summary, check_out_file(out))
+        table = divergence_table(summary)
+        atomic.write_frame(out.with_suffix(".csv"), table)
+        click.echo(table.to_string(index=False, float_format="{:.3f}".format))
+        click.echo(f"wrote {out.with_suffix('.csv')}")
     else:
         figure3(load_summary(inputs[0]), check_out_file(out), unit=unit)
     click.echo(f"wrote {out}")
