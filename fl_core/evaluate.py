@@ -39,7 +39,7 @@ def mc_prompt(q: MCQuestion) -> str:
     return f"Question: {q.question}\nAnswer:"
 
 
-def _cache_argument(decoder: torch.nn.Module) -> str:
+def cache_argument(decoder: torch.nn.Module) -> str:
     """The decoder's name for the key/value cache: ``cache`` (transformers >= 5.2x) or ``past_key_values``.
 
     Passing (or reading) the old name on a newer transformers works but warns on every call.
@@ -66,7 +66,7 @@ def _choice_logprobs(decoder, head, tokenizer, context: str, choices: list[str])
     for row, c in enumerate(conts):
         ids[row, : len(c)] = torch.tensor(c)
         mask[row, ctx.shape[1] : ctx.shape[1] + len(c)] = 1
-    cache_arg = _cache_argument(decoder)
+    cache_arg = cache_argument(decoder)
     with torch.no_grad():
         first = decoder(input_ids=ctx, use_cache=True)
         cache = getattr(first, cache_arg)

@@ -285,3 +285,17 @@ def test_the_final_arc_evaluation_is_a_subset_unless_the_full_paper_metric_is_as
 
     ctx = train.make_context("train", ["--dataset", str(dolly_file), "--model", "tiny-llama", *argv])
     assert build_config(ctx.params).arc_final == arc_final
+
+
+def test_scoring_passes_the_cache_under_the_name_transformers_expects():
+    """No ``past_key_values ... deprecated`` FutureWarning from the ARC scorer or the DPO scorer."""
+    import warnings
+
+    from fl_core.data.records import MCQuestion
+    from fl_core.evaluate import mc_accuracy
+    from fl_core.model import load_base_model
+
+    base = load_base_model("tiny-llama")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*past_key_values.*")
+        assert 0 <= mc_accuracy(base.model, base.tokenizer, [MCQuestion("Which?", ["a", "bb", "ccc"], 1, "t")]) <= 1

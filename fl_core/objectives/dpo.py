@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from fl_core.data.records import PreferencePair
 from fl_core.data.template import format_preference
 from fl_core.errors import ModelError
+from fl_core.evaluate import cache_argument
 from fl_core.objectives.local import local_train
 from fl_core.objectives.sft import IGNORE, TokenizedExample, collate
 
@@ -116,11 +117,12 @@ def pair_logps(model: torch.nn.Module, item: "PreferenceItem", pad_id: int) -> t
     for row, c in enumerate(conts):
         ids[row, : len(c)] = torch.tensor(c)
         mask[row, n : n + len(c)] = 1
+    cache_arg = cache_argument(decoder)
     with torch.no_grad():
         first = decoder(input_ids=torch.tensor([item.chosen.input_ids[:n]]), use_cache=True)
-        cache = first.past_key_values
+        cache = getattr(first, cache_arg)
         cache.batch_repeat_interleave(2)
-        hidden = decoder(input_ids=ids, attention_mask=mask, past_key_values=cache).last_hidden_state
+        hidden = decoder(input_ids=ids, attention_mask=mask, **{cache_arg: cache}).last_hidden_state
         last_prompt = first.last_hidden_state[0, -1:]
         out = []
         for row, c in enumerate(conts):
