@@ -14,6 +14,19 @@ import torch
 from fl_core.errors import CodecError
 
 
+DEFAULT_ADAPTER = "default"  # peft's name of a model's only adapter
+
+
+def adapter_name(rank: int) -> str:
+    """peft adapter name of a rank in a multi-rank model (``r64``)."""
+    return f"r{rank}"
+
+
+def lora_param(prefix: str, kind: str, adapter: str) -> str:
+    """The peft parameter name of one LoRA factor: ``<module>.lora_<kind>.<adapter>.weight``."""
+    return f"{prefix}.lora_{kind}.{adapter}.weight"
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """One exchanged tensor: its parameter name, shape and LoRA factor kind (``A``, ``B`` or ``C``)."""
@@ -74,9 +87,13 @@ class Layout:
         return {k: kinds == ord(k) for k in {t.kind for t in self.tensors}}
 
     def flatten(self, state: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Concatenate the tensors of ``state`` in layout order into one float32 vector."""
+        """Concatenate the tensors of ``state`` in layout order into one float32 vector on the CPU.
+
+        The tensors are joined where they live (an accelerator) and the vector crosses to the
+        CPU once: encoding and aggregation only ever see CPU tensors.
+        """
         try:
-            return torch.cat([state[t.name].detach().reshape(-1).float() for t in self.tensors])
+            return torch.cat([state[t.name].detach().reshape(-1).float() for t in self.tensors]).cpu()
         except KeyError as exc:
             raise CodecError(f"adapter state lacks tensor {exc.args[0]!r} of the layout") from None
 

@@ -1,103 +1,121 @@
-"""Run configuration: the paper's experimental setup as one validated dataclass (Appendix A defaults)."""
+"""Run configuration: the paper's experimental setup as one validated dataclass (Appendix A defaults).
+
+Each field is declared once with :func:`fl_core.settings.setting` (default, help text,
+flag, range); ``netbench train`` generates its options from that metadata. A component's
+own hyperparameters live in its typed config beside it (``EcoLoRAConfig`` in
+:mod:`fl_core.transports.ecolora_config`, ``CELoRAConfig`` beside CE-LoRA, ``DPOConfig``
+beside DPO, ``DeadlineConfig`` beside the deadline schedule); ``RunConfig.settings`` holds
+their values by component name and :meth:`RunConfig.settings_of` returns them typed and
+validated. Combinations of components are checked by :func:`fl_core.capabilities.check`.
+"""
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
-from fl_core.codec.payload import sparse_codec_name
-from fl_core.codec.segments import check_segments
 from fl_core.errors import ConfigError
+from fl_core.settings import setting
+from fl_core.transports.ecolora_config import EcoLoRAConfig
 
+__all__ = ["EcoLoRAConfig", "RunConfig", "SCHEDULE_OF_PARTICIPATION"]
 
-@dataclass
-class EcoLoRAConfig:
-    """EcoLoRA stages and hyperparameters (Section 3, Appendix A); each stage switchable (Table 3)."""
-
-    round_robin: bool = True
-    n_segments: int = 5
-    beta: float = 0.3  # Eq. 3 staleness decay; e^{-0.3*gap}: 0.74 after 1 round, 0.05 after 10
-    sparsify: bool = True
-    k_max: float = 0.95
-    k_min_a: float = 0.6
-    k_min_b: float = 0.5
-    gamma_a: float = 1.0  # gamma_A < gamma_B: B's sparsity changes faster (Section 3.4)
-    gamma_b: float = 2.0
-    fixed_k: float | None = None  # "w/ fixed sparsification": one k for A and B in every round
-    encode: bool = True  # Golomb-code positions; False: fixed-width positions ("w/o Encoding")
-    raw_position_bits: int = 16  # width of those positions: 16 (the paper's, block-relative) or 32
-    dense_fallback: bool = True  # send a dense fp16 segment when it is smaller than the sparse one
-    sparsify_download: bool = True
-
-    @property
-    def sparse_codec(self) -> str:
-        """Payload codec name of sparse messages (``fl_core.codec.payload``)."""
-        return sparse_codec_name("golomb" if self.encode else {16: "raw16", 32: "raw"}[self.raw_position_bits])
-
-    def validate(self, participants: int) -> None:
-        """Refuse impossible settings with a message naming the parameter."""
-        for name in ("k_max", "k_min_a", "k_min_b"):
-            v = getattr(self, name)
-            if not (0 < v <= 1):
-                raise ConfigError(f"{name}={v} must lie in (0, 1]")
-        if self.raw_position_bits not in (16, 32):
-            raise ConfigError(f"raw_position_bits={self.raw_position_bits} must be 16 or 32")
-        if self.fixed_k is not None and not (0 < self.fixed_k <= 1):
-            raise ConfigError(f"fixed k={self.fixed_k} must lie in (0, 1]")
-        if self.k_min_a > self.k_max or self.k_min_b > self.k_max:
-            raise ConfigError(f"k_min ({self.k_min_a}, {self.k_min_b}) must not exceed k_max={self.k_max}")
-        if self.gamma_a < 0 or self.gamma_b < 0 or self.beta < 0:
-            raise ConfigError("gamma_a, gamma_b and beta must be >= 0")
-        if self.round_robin:
-            check_segments(self.n_segments, participants)
+#: ``participation`` values (the run.json field) -> schedule names (``fl_core.schedules.SCHEDULES``).
+SCHEDULE_OF_PARTICIPATION = {"uniform": "sync", "fedbuff": "fedbuff", "deadline": "deadline"}
 
 
 @dataclass
 class RunConfig:
     """Everything that determines a training run."""
 
-    method: str = "fedit"
-    objective: str = "sft"
-    model: str = "smollm2-135m"
-    dataset: str = "embedded"
-    partition: str = "dirichlet"
-    alpha: float = 0.5
-    n_clients: int = 100
-    participants: int = 10
-    rounds: int = 40
-    local_steps: int = 10
-    batch_size: int = 4
-    max_len: int = 128
-    lr: float = 3e-4
-    rank: int = 16
-    lora_alpha: int = 32
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
-    ranks: tuple[int, ...] = (64, 32, 16, 16, 8, 8, 4, 4, 4, 4)  # FLoRA/HLoRA heterogeneous ranks, cycled
-    per_category: int | None = 400
-    eval_examples: int = 64
-    eval_every: int = 5
-    arc_subset: int | None = 100
-    arc_final: int | None = 100  # ARC questions per level at the end (and for the base model); None = all
-    full_arc: bool = False  # the paper's metric: all ARC validation questions (570 + 299); sets arc_final=None
-    evals: tuple[str, ...] | None = None  # fl_core.evaluate.BENCHMARKS; None: sft arc,qa / dpo mmlu
-    mmlu_subset: int | None = 200  # MMLU questions per evaluation (seeded); None = all 14,042
-    participation: str = "uniform"  # or "fedbuff" (asynchronous, buffered; Nguyen et al., 2022)
-    concurrency: int | None = None  # FedBuff clients in flight (default 2 x participants)
-    staleness_exponent: float = 0.5  # FedBuff weight (1 + staleness)^-exponent
-    links: tuple[str, ...] = ()  # per-client networks ("UP/DOWN" Mbps), cycled by client id
-    links_seed: int | None = None  # shuffle the client-to-link assignment with this seed
-    seed: int = 0
-    threads: int = 1
-    keep_blobs: bool = True
-    ecolora: EcoLoRAConfig | None = None
-    extra: dict = field(default_factory=dict)
+    method: str = setting("fedit", "fedit | ffa-lora | flora | hlora | celora, optionally '+ecolora' "
+                          "(e.g. fedit+ecolora).", choices="methods")
+    objective: str = setting("sft", "Local objective: sft (instruction tuning) or dpo (preference alignment).",
+                             choices="objectives")
+    model: str = setting("smollm2-135m", "smollm2-135m (offline default), tiny-llama (tests), a local HF folder "
+                         "or a hub id.")
+    dataset: str = setting("embedded", "'embedded' (offline QA mix) or a Dolly/Alpaca JSON(L) file "
+                           "(or preference JSONL for dpo).")
+    partition: str = setting("dirichlet", "How the data is split over clients.", choices="partitions")
+    alpha: float = setting(0.5, "Dirichlet concentration (Appendix A: 0.5).", min=0, min_open=True)
+    n_clients: int = setting(100, "K, clients in total.", flag="--clients", min=1)
+    participants: int = setting(10, "N_t, clients aggregated per round (FedBuff: the buffer size).", min=1)
+    rounds: int = setting(40, "Global rounds (FedBuff: buffered aggregations).", min=1)
+    local_steps: int = setting(10, "Local optimiser steps per client and round.", min=1)
+    batch_size: int = setting(4, "Examples per local step.", min=1)
+    max_len: int = setting(128, "Tokens per example.", min=8)
+    lr: float = setting(3e-4, "Local AdamW learning rate.", min=0, min_open=True)
+    rank: int = setting(16, "LoRA rank r.", min=1)
+    lora_alpha: int = setting(32, "LoRA alpha (scaling s = alpha / r).", min=1)
+    target_modules: tuple[str, ...] = setting(("q_proj", "v_proj"), "Comma-separated module names LoRA wraps.",
+                                              kind="csv")
+    # FLoRA/HLoRA heterogeneous ranks, cycled
+    ranks: tuple[int, ...] = setting((64, 32, 16, 16, 8, 8, 4, 4, 4, 4),
+                                     "Heterogeneous client ranks for flora/hlora, cycled by client id.", kind="ints")
+    per_category: int | None = setting(400, "Embedded data: examples per source set.", min=1)
+    eval_examples: int = setting(64, "Held-out examples for the evaluation loss.", min=1)
+    eval_every: int = setting(5, "Evaluate the global adapter every this many rounds (and after the last).", min=1)
+    arc_subset: int | None = setting(100, "ARC questions per level during training (0 = skip).", min=0)
+    arc_final: int | None = setting(100, "ARC questions per level scored at the end and for the base model (a seeded "
+                                    "subset; 0 = skip).", min=0)
+    full_arc: bool = setting(False, "Score on the full ARC validation sets (570 + 299 questions) at the end: the "
+                             "paper's Table 1 metric. The base model's scores are cached in ~/.cache/fedlora-netbench, "
+                             "so only the trained adapter's evaluation costs time.", flag="--full-arc")
+    evals: tuple[str, ...] | None = setting(None, "Benchmarks, comma-separated from arc, qa, arc-template, mmlu "
+                                            "(default: arc,qa for sft; mmlu for dpo, the paper's Table 2).", kind="csv")
+    mmlu_subset: int | None = setting(200, "MMLU questions per evaluation (a seeded subset), or 'all' for the 14,042.",
+                                      kind="count-or-all")
+    participation: str = setting("uniform", "uniform sampling of N_t clients per round, asynchronous FedBuff with "
+                                 "a buffer of N_t, or deadline rounds (same as --schedule).",
+                                 choices=tuple(SCHEDULE_OF_PARTICIPATION))
+    concurrency: int | None = setting(None, "FedBuff: clients in flight (default 2 N_t).", min=1)
+    staleness_exponent: float = setting(0.5, "FedBuff: an update of staleness s is weighted (1+s)^-exponent.", min=0)
+    links: tuple[str, ...] = setting((), "Per-client links UP/DOWN Mbps, cycled by client id (FedBuff and deadline "
+                                     "arrival times), e.g. 0.2/1,5/25.", kind="links")
+    links_seed: int | None = setting(None, "Draw each client's link uniformly from --links with this seed.")
+    scenario: str | None = setting(None, "Scenario file or built-in name giving per-client links for the arrival "
+                                   "times of FedBuff and deadline rounds (instead of --links).", cli=False)
+    seed: int = setting(0, "Seed of data split, sampling, initialisation and local batches.")
+    threads: int = setting(1, "torch CPU threads.", min=1)
+    device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N: where the model trains.")
+    dtype: str = setting("float32", "Precision of the frozen base weights; LoRA parameters and optimiser state "
+                         "stay float32.", choices=("float32", "bfloat16", "float16"))
+    gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less memory, ~30% "
+                                           "more compute).",
+                                           flag="--gradient-checkpointing/--no-gradient-checkpointing")
+    keep_blobs: bool = setting(True, "Keep every message's bytes.", flag="--blobs/--no-blobs")
+    ecolora: EcoLoRAConfig | None = setting(None, cli=False)
+    settings: dict = setting(factory=dict, cli=False)  # component name -> its typed config's field values
+
+    def __post_init__(self) -> None:
+        self.settings = {name: asdict(v) if dataclasses.is_dataclass(v) else dict(v)
+                         for name, v in (self.settings or {}).items()}
 
     @property
     def method_label(self) -> str:
         """``fedit`` or ``fedit+ecolora``."""
         return self.method + ("+ecolora" if self.ecolora else "")
 
+    @property
+    def schedule(self) -> str:
+        """The round schedule's name in ``fl_core.schedules.SCHEDULES``."""
+        return SCHEDULE_OF_PARTICIPATION.get(self.participation, self.participation)
+
+    def settings_of(self, component: str, config_type: type):
+        """The typed, validated config of ``component`` (defaults where ``settings`` says nothing)."""
+        values = self.settings.get(component, {})
+        known = {f.name for f in dataclasses.fields(config_type)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown {component} setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        typed = config_type(**values)
+        if hasattr(typed, "validate"):
+            typed.validate()
+        return typed
+
     def validate(self) -> None:
-        """Refuse impossible settings before any work starts (and resolve ``full_arc`` into ``arc_final``)."""
+        """Refuse impossible values of this config's own fields (combinations: ``fl_core.capabilities.check``);
+        resolves ``full_arc`` into ``arc_final``."""
         if self.full_arc:
             self.arc_final = None
         checks = [
@@ -116,38 +134,18 @@ class RunConfig:
             (self.eval_every >= 1, f"eval_every={self.eval_every} must be >= 1"),
             (self.threads >= 1, f"threads={self.threads} must be >= 1"),
             (len(self.target_modules) > 0, "at least one LoRA target module is needed"),
+            (self.mmlu_subset is None or self.mmlu_subset >= 1, f"mmlu_subset={self.mmlu_subset} must be >= 1"),
         ]
-        from fl_core.evaluate import BENCHMARKS
-
-        unknown = set(self.evals or ()) - set(BENCHMARKS)
-        checks.append((not unknown, f"unknown evaluation(s) {sorted(unknown)}; choose from {', '.join(BENCHMARKS)}"))
-        checks.append((self.mmlu_subset is None or self.mmlu_subset >= 1, f"mmlu_subset={self.mmlu_subset} must be >= 1"))
-        if self.participation not in ("uniform", "fedbuff"):
-            checks.append((False, f"unknown participation {self.participation!r}; choose uniform or fedbuff"))
-        if self.participation == "uniform":
-            given = (("--concurrency", self.concurrency), ("--links", self.links or None),
-                     ("--links-seed", self.links_seed))
-            fedbuff_only = [name for name, value in given if value is not None]
-            checks.append((not fedbuff_only, f"{', '.join(fedbuff_only)} only apply with --participation fedbuff "
-                                             "(uniform participation has no arrival order); drop them or use fedbuff"))
-        if self.participation == "fedbuff":
-            conc = self.concurrency or 2 * self.participants
-            checks.append((self.participants <= conc <= self.n_clients,
-                           f"FedBuff concurrency {conc} must lie in [buffer size {self.participants}, K={self.n_clients}]"))
-            checks.append((bool(self.links), "FedBuff needs per-client links (--links) to decide arrival order"))
+        if self.participation not in SCHEDULE_OF_PARTICIPATION:
+            checks.append((False, f"unknown participation {self.participation!r}; choose one of "
+                                  f"{', '.join(SCHEDULE_OF_PARTICIPATION)}"))
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        from fl_core.data.partition import get_partitioner
-        from fl_core.methods import get_method
-        from fl_core.objectives import OBJECTIVES
+        from fl_core.device import check_device_spec, check_dtype
 
-        method = get_method(self.method)
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
-        if self.objective not in method.objectives:
-            raise ConfigError(f"method {self.method!r} does not support objective {self.objective!r}")
-        get_partitioner(self.partition)
+        check_device_spec(self.device)
+        check_dtype(self.dtype)
         if self.ecolora is not None:
             self.ecolora.validate(self.participants)
 
@@ -157,15 +155,24 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; also reads run.json files written before typed settings
+        (``extra: {dpo_beta, celora_tau, celora_mix}``)."""
         data = dict(data)
         eco = data.pop("ecolora", None)
+        settings = {k: dict(v) for k, v in (data.pop("settings", None) or {}).items()}
+        for old, (component, name) in _EXTRA_KEYS.items():
+            if old in (data.get("extra") or {}):
+                settings.setdefault(component, {}).setdefault(name, data["extra"][old])
         for key in ("target_modules", "ranks", "links", "evals"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
         known = {f for f in cls.__dataclass_fields__}
-        cfg = cls(**{k: v for k, v in data.items() if k in known})
+        cfg = cls(**{k: v for k, v in data.items() if k in known}, settings=settings)
         if eco and "dense_fallback" not in eco:  # written before these options: keep its message sizes
             eco = {"raw_position_bits": 32, "dense_fallback": False, **eco}
         cfg.ecolora = EcoLoRAConfig(**eco) if eco else None
         return cfg
+
+
+#: keys of the untyped ``extra`` dict of older run.json files -> (component, setting)
+_EXTRA_KEYS = {"dpo_beta": ("dpo", "beta"), "celora_tau": ("celora", "tau"), "celora_mix": ("celora", "mix")}

@@ -22,6 +22,7 @@ import torch
 
 from fl_core.data.records import Example, MCQuestion
 from fl_core.data.template import format_prompt
+from fl_core.device import model_device
 
 
 def heldout_loss(model: torch.nn.Module, objective, items: list, batch_size: int = 8) -> float:
@@ -57,11 +58,12 @@ def _choice_logprobs(decoder, head, tokenizer, context: str, choices: list[str])
     output head runs only at the scored positions (a 49k-token vocabulary made projecting
     every position the dominant cost).
     """
-    ctx = torch.tensor([tokenizer(context, add_special_tokens=False)["input_ids"]])
+    device = model_device(decoder)
+    ctx = torch.tensor([tokenizer(context, add_special_tokens=False)["input_ids"]], device=device)
     conts = [tokenizer(c, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id] for c in choices]
     width = max(map(len, conts))
-    ids = torch.full((len(conts), width), tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(conts), ctx.shape[1] + width), dtype=torch.long)
+    ids = torch.full((len(conts), width), tokenizer.pad_token_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(conts), ctx.shape[1] + width), dtype=torch.long, device=device)
     mask[:, : ctx.shape[1]] = 1
     for row, c in enumerate(conts):
         ids[row, : len(c)] = torch.tensor(c)

@@ -8,7 +8,7 @@ import numpy as np
 from fl_core.config import RunConfig
 from fl_core.data import embedded
 from fl_core.data.loaders import load_instruction_data, load_ultrafeedback
-from fl_core.data.partition import get_partitioner, skew
+from fl_core.data.partition import category_histograms, get_partitioner, skew
 from fl_core.data.records import Example, MCQuestion, PreferencePair
 from fl_core.errors import DataError
 
@@ -57,14 +57,10 @@ def build_federation(cfg: RunConfig, examples: list[Example]) -> Federation:
         raise DataError(f"{len(pool)} training examples cannot be split over {cfg.n_clients} clients")
     parts = partitioner(pool, cfg.n_clients, cfg.alpha, cfg.seed)
     clients = [[pool[i] for i in part] for part in parts]
-    histograms = {}
-    for c, shard in enumerate(clients):
-        counts: dict[str, int] = {}
-        for e in shard:
-            counts[e.category] = counts.get(e.category, 0) + 1
-        histograms[c] = counts
-    return Federation(clients, heldout, sorted({e.category for e in pool}), histograms,
-                      skew(parts, [e.category for e in pool]))
+    categories = [e.category for e in pool]
+    counts = category_histograms(parts, categories).to_dict("records")
+    histograms = {c: {cat: int(n) for cat, n in row.items() if n} for c, row in enumerate(counts)}
+    return Federation(clients, heldout, sorted(set(categories)), histograms, skew(parts, categories))
 
 
 def sample_participants(cfg: RunConfig, round_idx: int) -> list[int]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from fl_core.device import Compute, resolve
 from fl_core.errors import ModelError
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -25,11 +26,12 @@ _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 @dataclass
 class BaseModel:
-    """A causal LM and its tokenizer, plus the name it was loaded under."""
+    """A causal LM and its tokenizer, plus the name it was loaded under and where it computes."""
 
     model: torch.nn.Module
     tokenizer: object
     name: str
+    compute: Compute | None = None
 
 
 def cache_dir() -> Path:
@@ -148,14 +150,19 @@ def resolve_model_source(spec: str) -> str | Path:
     return spec
 
 
-def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0) -> BaseModel:
+def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0, compute: Compute | None = None,
+                    gradient_checkpointing: bool = False) -> BaseModel:
     """Load ``spec``: ``smollm2-135m`` (offline default), ``tiny-llama`` (tests), a local folder or a hub id.
 
-    The model is returned in float32 on the CPU with its parameters frozen.
+    The model is returned on ``compute.device`` with its (frozen) weights in ``compute.dtype``
+    (default: float32 on the CPU). Checkpoints are read straight into that dtype, so a 7B
+    model in bf16 never exists in float32. ``gradient_checkpointing`` recomputes activations
+    in the backward pass (non-reentrant, so frozen inputs need no special handling).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    compute = compute or resolve("cpu")
     hf_logging.disable_progress_bar()
     # peft asks transformers for a deprecated property on every injection; nothing for users to act on
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -171,14 +178,24 @@ def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0) -> BaseModel:
             source = resolve_model_source(spec)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
-            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=compute.dtype)
         except (OSError, ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load model {spec!r}: {first}") from exc
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         base = BaseModel(model, tokenizer, spec)
-    base.model.float()
+    base.model.to(compute.device)
+    for p in base.model.parameters():  # parameters only: buffers such as rotary frequencies keep theirs
+        if p.is_floating_point() and p.dtype != compute.dtype:
+            p.data = p.data.to(compute.dtype)
     base.model.requires_grad_(False)
     base.model.config.use_cache = False
+    if gradient_checkpointing:
+        kwargs = {"use_reentrant": False}
+        if hasattr(base.model, "activation_checkpointing_enable"):  # the name since transformers 5.x
+            base.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            base.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    base.compute = compute
     return base

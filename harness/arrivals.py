@@ -56,6 +56,9 @@ class ScenarioArrivals:
         ``transfers`` carry the measured compute times; the scenario's links and compute
         factors are applied here, exactly as replay applies them.
         """
+        transfers = [t if isinstance(t, ClientTransfer) else  # fl_core.schedules.base.Transfer: same fields
+                     ClientTransfer(int(t.client), int(t.downlink_bytes), float(t.compute_s), int(t.uplink_bytes))
+                     for t in transfers]
         prepared = self.scenario.prepare(transfers)
         check_round(self.scenario.network, prepared)
         return self.worker.call(_simulate, self.scenario, prepared, self.scenario.round_seed(self.run, round_idx))
@@ -71,7 +74,7 @@ class ScenarioArrivals:
 
 
 class NetworkArrivals(ScenarioArrivals):
-    """An ``fl_core.fedbuff.ArrivalModel`` from ``cfg.links`` (cycled by client id, or drawn with ``links_seed``)."""
+    """An ``ArrivalModel`` and ``RoundArrivals`` (``fl_core.schedules.base``) from ``cfg.links`` (cycled by client id, or drawn with ``links_seed``)."""
 
     def __init__(self, cfg: RunConfig) -> None:
         links = [parse_network(text) for text in cfg.links]

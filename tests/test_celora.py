@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from fl_core import loop
-from fl_core.codec.wire import decode_message
+from fl_core.codec.wire import decode_message, overhead_bytes
 from fl_core.config import RunConfig
 from fl_core.errors import ConfigError
-from fl_core.methods.base import Upload
+from fl_core.transports.messages import Upload
 from fl_core.methods.celora import CELoRA
 from fl_core.model import load_base_model
 from fl_core.rundir import read_run
@@ -21,7 +21,8 @@ LAYERS, MODULES, RANK = 4, 2, 4  # tiny Llama, q_proj and v_proj
 
 
 def _method(**extra) -> CELoRA:
-    cfg = RunConfig(model="tiny-llama", rank=RANK, lora_alpha=8, extra=extra)
+    cfg = RunConfig(model="tiny-llama", rank=RANK, lora_alpha=8,
+                    settings={"celora": {k.removeprefix("celora_"): v for k, v in extra.items()}})
     return CELoRA(cfg, load_base_model("tiny-llama", 0))
 
 
@@ -47,7 +48,7 @@ def test_tri_factor_layer_starts_at_the_base_model_and_trains_c():
 
 def test_celora_uploads_only_c(tiny_cfg, tmp_path):
     run = read_run(loop.train(tiny_cfg(method="celora", rounds=2), tmp_path / "c", progress=False))
-    header = 66 + len("celora") + 4  # fixed header, method name, CRC-32
+    header = overhead_bytes("celora")  # fixed header, method name, CRC-32
     assert (run.rounds["uplink_bytes"] == RANK * RANK * LAYERS * MODULES * 2 + header).all()
     assert (run.rounds["downlink_bytes"] == run.rounds["uplink_bytes"]).all()
     for row in run.rounds.itertuples():

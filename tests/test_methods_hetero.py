@@ -6,16 +6,16 @@ import pytest
 import torch
 
 from fl_core import loop
-from fl_core.codec.wire import decode_message
+from fl_core.codec.wire import decode_message, overhead_bytes
 from fl_core.config import EcoLoRAConfig, RunConfig
 from fl_core.errors import ConfigError, WireFormatError
-from fl_core.methods.base import Upload
+from fl_core.transports.messages import Upload
 from fl_core.methods.flora import FLoRA
 from fl_core.methods.hetero import adapter_name
 from fl_core.methods.hlora import HLoRA
 from fl_core.model import load_base_model
 from fl_core.rundir import read_run, verify_blobs
-from fl_core.transport import DenseTransport
+from fl_core.transports.dense import DenseTransport
 
 torch.set_num_threads(1)
 LAYERS, HIDDEN, KV_OUT = 4, 64, 32  # the tiny Llama: q_proj 64 -> 64, v_proj 64 -> 32
@@ -52,7 +52,7 @@ def _flora_round(method, clients: list[int], weights: list[float]) -> list[Uploa
 def test_flora_downlink_grows_linearly_with_participants():
     method = _method(FLoRA, ranks=(4,))
     transport = DenseTransport(method)
-    overhead = 66 + len("flora") + 4  # fixed header + method name + CRC-32
+    overhead = overhead_bytes("flora")  # fixed header + method name + CRC-32
     sizes = {}
     for n in (2, 4, 8):
         _flora_round(method, list(range(n)), [1.0] * n)
@@ -179,7 +179,8 @@ def test_hetero_run_directory_matches_the_blobs(tiny_cfg, tmp_path, method, ecol
         assert (first["downlink_bytes"] < 100).all()  # round 0: the empty stack
         assert second["downlink_bytes"].nunique() == 1  # one stack for every participant
         if not ecolora:
-            assert second["downlink_bytes"].iloc[0] - 75 == first["uplink_bytes"].sum() - 3 * 75
+            frame = overhead_bytes("flora")
+            assert second["downlink_bytes"].iloc[0] - frame == first["uplink_bytes"].sum() - 3 * frame
         else:
             assert (r["segment"] >= 0).all() and r["uplink_bytes"].max() < 0.5 * 2 * 8 * PER_RANK
     else:
@@ -194,17 +195,17 @@ def test_interrupted_run_resumes_to_identical_bytes(tiny_cfg, tmp_path, monkeypa
     class Crash(Exception):
         pass
 
-    original = loop.Trainer.begin_round
+    original = loop.RunContext.begin_round
 
     def crash_at_two(self, round_idx):
         if round_idx == 2:
             raise Crash
         original(self, round_idx)
 
-    monkeypatch.setattr(loop.Trainer, "begin_round", crash_at_two)
+    monkeypatch.setattr(loop.RunContext, "begin_round", crash_at_two)
     with pytest.raises(Crash):
         loop.train(tiny_cfg(**cfg), tmp_path / "cut", progress=False)
-    monkeypatch.setattr(loop.Trainer, "begin_round", original)
+    monkeypatch.setattr(loop.RunContext, "begin_round", original)
     resumed = read_run(loop.resume(tmp_path / "cut", progress=False))
     cols = ["round", "client", "uplink_sha256", "downlink_sha256"]
     assert reference.rounds[cols].equals(resumed.rounds[cols])

@@ -46,6 +46,11 @@ _CRC = struct.Struct("<I")
 SERVER = -1
 
 
+def overhead_bytes(method: str) -> int:
+    """Bytes of a message that are not payload: fixed header, method name, CRC-32."""
+    return _HEAD.size + len(method.encode()) + _CRC.size
+
+
 @dataclass(frozen=True)
 class Header:
     """What a message says about itself."""

@@ -1,4 +1,10 @@
-"""Method registry: ``--method`` names to strategy classes (no if/elif dispatch anywhere)."""
+"""Method registry: ``--method`` names to strategy classes.
+
+Adding a method is one module (a subclass of :class:`~fl_core.methods.base.SingleAdapterMethod`
+or :class:`~fl_core.methods.hetero.MultiRankMethod` with its capability attributes) plus
+one line in :data:`METHODS`; ``fl_core.capabilities.check`` and the CLI read the rest
+from the class.
+"""
 from __future__ import annotations
 
 from fl_core.errors import ConfigError

@@ -1,87 +1,121 @@
-"""The strategy every method implements (Flower-style verbs over flat adapter vectors).
+"""The strategy every method implements (Flower's Strategy/FedAvg split) and the single-adapter family.
 
-A method says what each client receives (``download_vector``), how a client turns it into
-its starting adapter (``client_start``), what it sends back (``upload_vector``) and how the
-server aggregates what it decoded (``aggregate``). The transport (dense, or EcoLoRA)
-turns those vectors into real messages; the round loop is shared by all methods.
+:class:`Method` is abstract: it owns what every method shares — LoRA injection with a
+seeded initialisation, parameter naming (:func:`fl_core.adapter.lora_param`), the model's
+flat vectors, the server's round counter and its checkpoint — and declares the verbs a
+concrete strategy implements: what each client receives (``download_vector``), how a
+client turns it into its starting adapter (``client_start``), what it sends back
+(``upload_vector``), what the server adds a decoded update to (``server_reference``) and
+how the server aggregates (``aggregate``). The transport turns those vectors into real
+messages; a schedule (:mod:`fl_core.schedules`) drives the rounds.
+
+What a method supports is declared as class attributes and checked once, before any
+model load, by :func:`fl_core.capabilities.check`:
+
+* ``objectives`` — local objectives it trains with;
+* ``schedules`` — round schedules it runs under (FedBuff mixes a stale update into one
+  shared global adapter, so it needs ``shares_one_layout``);
+* ``composes_with_ecolora`` and ``ecolora_download`` — whether EcoLoRA wraps it and with
+  which download policy (:data:`fl_core.transports.downloads.DOWNLOAD_POLICIES`);
+* ``config_type`` — its typed settings (a dataclass declared with
+  :func:`fl_core.settings.setting`), or None.
+
+:class:`SingleAdapterMethod` is the family with one shared global adapter vector; its
+verbs are FedAvg (FedIT is this class, named).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from typing import ClassVar
 
 import torch
 from peft import LoraConfig, get_peft_model
 
-from fl_core.adapter import Layout
+from fl_core.adapter import DEFAULT_ADAPTER, Layout, lora_kind
 from fl_core.client_state import ClientState
-from fl_core.config import RunConfig
-from fl_core.errors import ModelError
+from fl_core.errors import ConfigError, ModelError
 from fl_core.model import BaseModel
+from fl_core.transports.messages import Upload, masked_weighted_average
 
 
-@dataclass
-class Upload:
-    """One client's contribution as the server decoded it."""
+class Method(ABC):
+    """An abstract federated LoRA strategy over flat adapter vectors."""
 
-    client: int
-    vector: torch.Tensor
-    weight: float
-    covered: torch.Tensor | None = None  # bool mask of entries the client sent; None = all
+    name: ClassVar[str]
+    exchanged_kinds: ClassVar[str] = "AB"  # what travels
+    trained_kinds: ClassVar[str] = "AB"  # what the local optimiser updates
+    objectives: ClassVar[tuple[str, ...]] = ("sft",)
+    schedules: ClassVar[tuple[str, ...]] = ("sync", "deadline")
+    composes_with_ecolora: ClassVar[bool] = False
+    ecolora_download: ClassVar[str] = "broadcast"
+    config_type: ClassVar[type | None] = None
 
+    why_not: ClassVar[str] = ""  # why the schedules it lacks do not fit it (for the refusal)
 
-def masked_weighted_average(previous: torch.Tensor, uploads: list[Upload]) -> torch.Tensor:
-    """Eq. 2 generalised: per entry, the sample-weighted mean over the uploads covering it.
+    @classmethod
+    def unsupported(cls, cfg) -> str | None:
+        """Why this method cannot run ``cfg`` (objective, schedule, EcoLoRA), or None."""
+        if cfg.objective not in cls.objectives:
+            return f"method {cls.name!r} does not support objective {cfg.objective!r}"
+        if cfg.schedule not in cls.schedules:
+            from fl_core.schedules import get_schedule
 
-    Entries no upload covers keep ``previous``; with full coverage this is FedAvg.
-    """
-    num = torch.zeros_like(previous)
-    den = torch.zeros_like(previous)
-    for u in uploads:
-        w = torch.full_like(previous, u.weight) if u.covered is None else u.covered.float() * u.weight
-        num += w * u.vector
-        den += w
-    return torch.where(den > 0, num / den.clamp_min(1e-30), previous)
+            label = get_schedule(cfg.schedule).label
+            return f"{cls.name} does not run under {label}" + (f": {cls.why_not}" if cls.why_not else "")
+        if cfg.ecolora is not None and not cls.composes_with_ecolora:
+            return f"method {cls.name!r} does not compose with EcoLoRA"
+        return None
 
-
-class Method:
-    """FedIT (Zhang et al., 2024): FedAvg over LoRA A and B, sample-weighted."""
-
-    name = "fedit"
-    exchanged_kinds = "AB"  # what travels
-    trained_kinds = "AB"  # what the local optimiser updates
-    composes_with_ecolora = True
-    objectives = ("sft", "dpo")  # local objectives the method supports
-
-    def __init__(self, cfg: RunConfig, base: BaseModel) -> None:
+    def __init__(self, cfg, base: BaseModel) -> None:
+        if (reason := self.unsupported(cfg)) is not None:
+            raise ConfigError(reason)
         self.cfg = cfg
         self.base = base
-        self.model = self.build_model()
+        self.settings = cfg.settings_of(self.name, self.config_type) if self.config_type else None
+        self.round = 0  # aggregations done so far = the round the server is in
+        adapters = self.adapter_ranks()
+        self.model = self.build_model(adapters)
         self.params = dict(self.model.named_parameters())
-        self.layout = Layout.from_state(self.params, self.exchanged_kinds)
-        if self.layout.numel == 0:
-            raise ModelError(f"no LoRA parameters were injected for target modules {list(cfg.target_modules)}")
-        self.global_vector = self.layout.flatten(self.params)
-        self.initial_vector = self.global_vector.clone()
+        self.set_trainable(next(iter(adapters)) if len(adapters) == 1 else None)
+
+    # -- LoRA injection -------------------------------------------------------------------
+    def adapter_ranks(self) -> dict[str, int]:
+        """peft adapter name -> rank of every adapter to inject (one, by default)."""
+        return {DEFAULT_ADAPTER: self.cfg.rank}
 
     def lora_config(self, rank: int) -> LoraConfig:
-        """peft LoRA configuration for one rank (dropout 0: deterministic resumable runs)."""
+        """peft LoRA configuration for one rank (dropout 0: deterministic resumable runs).
+
+        All ranks share one scaling ``s = lora_alpha / cfg.rank``.
+        """
         return LoraConfig(
             r=rank, lora_alpha=self.cfg.lora_alpha * rank / self.cfg.rank, lora_dropout=0.0,
             target_modules=list(self.cfg.target_modules), bias="none", task_type="CAUSAL_LM",
         )
 
-    def build_model(self) -> torch.nn.Module:
-        """Inject LoRA with a seeded, shared initialisation (every client starts from the same A)."""
+    def build_model(self, adapters: dict[str, int]) -> torch.nn.Module:
+        """Inject LoRA adapters with a seeded, shared initialisation (every client starts from the same A)."""
         torch.manual_seed(self.cfg.seed)
+        (first, rank), *rest = adapters.items()
         try:
-            model = get_peft_model(self.base.model, self.lora_config(self.cfg.rank))
+            model = get_peft_model(self.base.model, self.lora_config(rank), adapter_name=first)
+            for name, r in rest:
+                model.add_adapter(name, self.lora_config(r))
         except ValueError as exc:
             raise ModelError(f"cannot inject LoRA: {str(exc).splitlines()[0]}") from None
-        for name, p in model.named_parameters():
-            p.requires_grad_(any(f".lora_{k}." in name for k in self.trained_kinds))
         return model
 
-    # -- model access -------------------------------------------------------------------
+    def set_trainable(self, adapter: str | None) -> None:
+        """Only the ``trained_kinds`` factors of ``adapter`` get gradients (None: nothing does)."""
+        for n, p in self.params.items():
+            p.requires_grad_(adapter is not None and f".{adapter}." in n and lora_kind(n) in tuple(self.trained_kinds))
+
+    def check_layouts(self, *layouts: Layout) -> None:
+        """Refuse target modules that injected nothing."""
+        if any(layout.numel == 0 for layout in layouts):
+            raise ModelError(f"no LoRA parameters were injected for target modules {list(self.cfg.target_modules)}")
+
+    # -- model access -----------------------------------------------------------------------
     def set_vector(self, vector: torch.Tensor, layout: Layout | None = None) -> None:
         """Copy a flat vector into the model's parameters."""
         with torch.no_grad():
@@ -101,6 +135,10 @@ class Method:
         """Name carried in message headers, e.g. ``fedit+ecolora``."""
         return self.cfg.method_label
 
+    def client_rank(self, client: int) -> int:
+        """LoRA rank a client trains with."""
+        return self.cfg.rank
+
     def download_layout(self, client: int) -> Layout:
         """Layout of what ``client`` receives."""
         return self.layout
@@ -109,9 +147,71 @@ class Method:
         """Layout of what ``client`` sends."""
         return self.layout
 
-    # -- the verbs ------------------------------------------------------------------------
+    # -- the verbs ----------------------------------------------------------------------------
+    @abstractmethod
     def download_vector(self, client: int) -> torch.Tensor:
-        """What the server sends ``client`` this round (the global adapter)."""
+        """What the server sends ``client`` this round."""
+
+    @abstractmethod
+    def client_start(self, client: int, received: torch.Tensor, state: ClientState, round_idx: int) -> None:
+        """Turn what the client received into its starting adapter."""
+
+    @abstractmethod
+    def upload_vector(self, client: int) -> torch.Tensor:
+        """What the client sends after local training."""
+
+    def client_finish(self, client: int, state: ClientState) -> None:
+        """Keep whatever the method needs in the client's persistent state (nothing by default)."""
+
+    @abstractmethod
+    def server_reference(self, client: int) -> torch.Tensor:
+        """The vector the server adds a client's decoded update to (EcoLoRA uploads updates)."""
+
+    @abstractmethod
+    def aggregate(self, uploads: list[Upload]) -> None:
+        """Fold the round's decoded uploads into the server's state."""
+
+    @abstractmethod
+    def load_global(self) -> None:
+        """Put the global model into ``self.model`` (for evaluation)."""
+
+    # -- checkpoint ---------------------------------------------------------------------------
+    def server_state(self) -> dict[str, torch.Tensor]:
+        """Server-side tensors to checkpoint."""
+        return {"round": torch.tensor(self.round)}
+
+    def load_server_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`server_state`."""
+        if "round" in state:
+            self.round = int(state["round"])
+
+    def check_round(self, round_idx: int) -> None:
+        """The loop's round and the server's own count of aggregations must agree."""
+        if round_idx != self.round:
+            raise RuntimeError(f"{self.name}: round {round_idx} started after {self.round} server aggregations")
+
+    # -- hooks --------------------------------------------------------------------------------
+    def bind_federation(self, federation) -> None:
+        """Called once after the method is built: the run's ``Federation`` (its per-client category
+        histograms are CE-LoRA's privacy-preserving data summary)."""
+
+
+class SingleAdapterMethod(Method):
+    """One shared global adapter vector, FedAvg-aggregated (sample-weighted, Eq. 2 with coverage)."""
+
+    objectives = ("sft", "dpo")
+    schedules = ("sync", "fedbuff", "deadline")
+    shares_one_layout = True
+
+    def __init__(self, cfg, base: BaseModel) -> None:
+        super().__init__(cfg, base)
+        self.layout = Layout.from_state(self.params, self.exchanged_kinds)
+        self.check_layouts(self.layout)
+        self.global_vector = self.layout.flatten(self.params)
+        self.initial_vector = self.global_vector.clone()
+
+    def download_vector(self, client: int) -> torch.Tensor:
+        """The global adapter."""
         return self.global_vector
 
     def client_start(self, client: int, received: torch.Tensor, state: ClientState, round_idx: int) -> None:
@@ -119,43 +219,23 @@ class Method:
         self.set_vector(received)
 
     def upload_vector(self, client: int) -> torch.Tensor:
-        """What the client sends after local training (its adapter)."""
+        """The client's adapter after local training."""
         return self.get_vector()
 
-    def client_finish(self, client: int, state: ClientState) -> None:
-        """Keep whatever the method needs in the client's persistent state (nothing for FedIT)."""
-
     def server_reference(self, client: int) -> torch.Tensor:
-        """The vector the server adds a client's decoded update to (EcoLoRA uploads updates)."""
         return self.global_vector
 
     def aggregate(self, uploads: list[Upload]) -> None:
         """Sample-weighted average of the decoded uploads (Eq. 2 with full or segment coverage)."""
         self.global_vector = masked_weighted_average(self.global_vector, uploads)
-
-    def server_state(self) -> dict[str, torch.Tensor]:
-        """Server-side tensors to checkpoint."""
-        return {"global": self.global_vector}
-
-    def load_server_state(self, state: dict[str, torch.Tensor]) -> None:
-        """Restore :meth:`server_state`."""
-        self.global_vector = state["global"]
+        self.round += 1
 
     def load_global(self) -> None:
-        """Put the global adapter into the model (for evaluation)."""
         self.set_vector(self.global_vector)
 
-    def client_rank(self, client: int) -> int:
-        """LoRA rank a client trains with."""
-        return self.cfg.rank
+    def server_state(self) -> dict[str, torch.Tensor]:
+        return {**super().server_state(), "global": self.global_vector}
 
-    # -- hooks for methods that need more than the vectors ----------------------------------
-    def bind_federation(self, federation) -> None:
-        """Called once by the loop after the method is built: the run's ``Federation`` (its
-        per-client category histograms are CE-LoRA's privacy-preserving data summary)."""
-
-    def make_ecolora_transport(self, cfg, state_dir, completed_round: int = -1):
-        """The EcoLoRA transport for this method (FLoRA's stacked downloads need their own)."""
-        from fl_core.methods.ecolora import EcoLoRATransport
-
-        return EcoLoRATransport(self, cfg, state_dir, completed_round)
+    def load_server_state(self, state: dict[str, torch.Tensor]) -> None:
+        super().load_server_state(state)
+        self.global_vector = state["global"]

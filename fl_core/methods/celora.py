@@ -21,8 +21,8 @@ j of round t+1 it builds j's own aggregate
   :meth:`CELoRA.bind_federation`. It stands for a summary a client would send once when it
   registers (a few bytes per category); those bytes are not in the trace.
 * tau -> infinity gives FedAvg of the pool; small tau gives each client mostly itself and
-  its look-alikes. Defaults tau = 0.2, mix = 0.5; set ``RunConfig.extra`` keys
-  ``celora_tau`` and ``celora_mix``.
+  its look-alikes. Defaults tau = 0.2, mix = 0.5 (:class:`CELoRAConfig`; ``--celora-tau``,
+  ``--celora-mix``).
 * Round 0 sends everyone the initial C = 0 (so Delta W = 0).
 
 Evaluation: CE-LoRA serves a personalised model per client and has no single global one.
@@ -42,49 +42,50 @@ import torch
 
 from fl_core.adapter import Layout
 from fl_core.client_state import ClientState
-from fl_core.config import RunConfig
+from fl_core.codec.rounding import fp16_exact
 from fl_core.errors import ConfigError
-from fl_core.methods.base import Method, Upload
-from fl_core.methods.hetero import fp16_exact
+from fl_core.methods.base import SingleAdapterMethod
 from fl_core.methods.tri_lora import tri_lora_config
 from fl_core.model import BaseModel
+from fl_core.settings import setting
+from fl_core.transports.messages import Upload
 
 LOCAL_AB = "celora_local_ab"
 
 
 @dataclass
 class CELoRAConfig:
-    """Personalised-aggregation hyperparameters (from ``RunConfig.extra``)."""
+    """Personalised-aggregation hyperparameters."""
 
-    tau: float = 0.2  # softmax temperature over similarities
-    mix: float = 0.5  # weight of parameter-space similarity; 1 - mix for data space
+    tau: float = setting(0.2, "CE-LoRA: softmax temperature over client similarities (large = FedAvg).",
+                         min=0, min_open=True)
+    mix: float = setting(0.5, "CE-LoRA: weight of parameter-space similarity (1 - mix for data space).",
+                         min=0, max=1)
 
-    @classmethod
-    def from_extra(cls, extra: dict) -> "CELoRAConfig":
-        cfg = cls(float(extra.get("celora_tau", cls.tau)), float(extra.get("celora_mix", cls.mix)))
-        if not cfg.tau > 0:
-            raise ConfigError(f"CE-LoRA temperature celora_tau={cfg.tau} must be > 0")
-        if not 0 <= cfg.mix <= 1:
-            raise ConfigError(f"CE-LoRA similarity mix celora_mix={cfg.mix} must lie in [0, 1]")
-        return cfg
+    def validate(self) -> None:
+        if not self.tau > 0:
+            raise ConfigError(f"CE-LoRA temperature celora_tau={self.tau} must be > 0")
+        if not 0 <= self.mix <= 1:
+            raise ConfigError(f"CE-LoRA similarity mix celora_mix={self.mix} must lie in [0, 1]")
 
 
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
-class CELoRA(Method):
+class CELoRA(SingleAdapterMethod):
     """Tri-factor LoRA; C exchanged, A and B personal; personalised similarity-weighted aggregation."""
 
     name = "celora"
     exchanged_kinds = "C"
     trained_kinds = "ABC"
     composes_with_ecolora = False
+    objectives = ("sft", "dpo")
+    schedules = ("sync", "deadline")
+    why_not = "its downloads are personalised per client"
+    config_type = CELoRAConfig
 
-    def __init__(self, cfg: RunConfig, base: BaseModel) -> None:
-        if cfg.participation == "fedbuff":
-            raise ConfigError("celora does not run under FedBuff: its downloads are personalised per client")
-        self.settings = CELoRAConfig.from_extra(cfg.extra)
+    def __init__(self, cfg, base: BaseModel) -> None:
         super().__init__(cfg, base)
         self.local_layout = Layout.from_state(self.params, "AB")
         self.local_init = self.local_layout.flatten(self.params)
@@ -135,7 +136,14 @@ class CELoRA(Method):
         return self.sent[client]
 
     def aggregate(self, uploads: list[Upload]) -> None:
-        """Pool the decoded cores, remember each client's core update, and form the consensus for evaluation."""
+        """Pool the decoded cores, remember each client's core update, and form the consensus for evaluation.
+
+        A round where no upload arrived (deadline schedule) keeps the last pool."""
+        if not uploads:
+            self.sent.clear()
+            self.finished.clear()
+            self.round += 1
+            return
         for u in uploads:
             self.updates[u.client] = u.vector - self.sent[u.client]
         self.pool_clients = [u.client for u in uploads]
@@ -146,6 +154,7 @@ class CELoRA(Method):
             self.eval_vector = p @ torch.stack([self.finished[u.client] for u in uploads])
         self.sent.clear()
         self.finished.clear()
+        self.round += 1
 
     # -- client -----------------------------------------------------------------------------
     def client_start(self, client: int, received: torch.Tensor, state: ClientState, round_idx: int) -> None:

@@ -1,10 +1,11 @@
 """FFA-LoRA (Sun et al., 2024): A frozen at its shared seeded initialisation, only B trained and exchanged."""
-from fl_core.methods.base import Method
+from fl_core.methods.base import SingleAdapterMethod
 
 
-class FFALoRA(Method):
+class FFALoRA(SingleAdapterMethod):
     """Only B travels; A is identical on every client because its initialisation is seeded."""
 
     name = "ffa-lora"
     exchanged_kinds = "B"
     trained_kinds = "B"
+    composes_with_ecolora = True

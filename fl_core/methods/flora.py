@@ -26,7 +26,8 @@ Choices made here:
   then ``<module>.lora_B.stack.<k>`` (out x r_k) for k in upload order; the receiver derives
   this layout (and its fingerprint) from the previous round's participants and their ranks,
   which follow from the public, seeded schedule. Round 0's download is the empty stack.
-* Composed with EcoLoRA (``flora+ecolora``, :class:`FLoRAEcoLoRATransport`): uploads are the
+* Composed with EcoLoRA (``flora+ecolora``, download policy
+  :class:`fl_core.transports.downloads.ExactStack`): uploads are the
   segment/top-k sparsified *update* of the fresh adapter relative to its seeded
   initialisation (``server_reference``); the stack is then sent as its offset from the
   seeded initial stack (A blocks minus their seeded inits, B blocks as they are since B
@@ -37,20 +38,13 @@ Choices made here:
 """
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import torch
 
 from fl_core.adapter import Layout, TensorSpec
 from fl_core.client_state import ClientState
-from fl_core.codec.payload import SparseVector
-from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message, encode_smallest
-from fl_core.config import EcoLoRAConfig
-from fl_core.methods.base import Upload
-from fl_core.methods.ecolora import LOCAL, RESIDUAL, EcoLoRATransport
-from fl_core.methods.hetero import MultiRankMethod, adapter_name, fp16_exact
-from fl_core.transport import SentUpload, dense_payload
+from fl_core.codec.rounding import fp16_exact
+from fl_core.methods.hetero import MultiRankMethod
+from fl_core.transports.messages import Upload
 
 
 class FLoRA(MultiRankMethod):
@@ -60,6 +54,7 @@ class FLoRA(MultiRankMethod):
     # DPO's frozen-base reference would move as the global adapter is merged into the base weights
     objectives = ("sft",)
     composes_with_ecolora = True
+    ecolora_download = "stack"  # the exact stack, not a trailing broadcast adapter
 
     def __init__(self, cfg, base) -> None:
         super().__init__(cfg, base)
@@ -72,8 +67,8 @@ class FLoRA(MultiRankMethod):
         """Layout of the stacked adapter of participants with these ranks (in upload order)."""
         specs = []
         for t in self.targets:
-            specs += [TensorSpec(f"{t.prefix}.lora_A.stack.{k}", (r, t.in_features), "A") for k, r in enumerate(ranks)]
-            specs += [TensorSpec(f"{t.prefix}.lora_B.stack.{k}", (t.out_features, r), "B") for k, r in enumerate(ranks)]
+            specs += [TensorSpec(t.stack_block("A", k), (r, t.in_features), "A") for k, r in enumerate(ranks)]
+            specs += [TensorSpec(t.stack_block("B", k), (t.out_features, r), "B") for k, r in enumerate(ranks)]
         return Layout(tuple(specs))
 
     def download_layout(self, client: int) -> Layout:
@@ -107,9 +102,9 @@ class FLoRA(MultiRankMethod):
             init = layout.unflatten(self.init_vector(self.round, u.client)) if self.stack_from_init else None
             p = u.weight / total
             for t in self.targets:
-                a_name, b_name = (f"{t.prefix}.lora_{kind}.{adapter_name(rank)}.weight" for kind in "AB")
-                blocks[f"{t.prefix}.lora_A.stack.{k}"] = own[a_name] if init is None else own[a_name] - init[a_name]
-                blocks[f"{t.prefix}.lora_B.stack.{k}"] = (p * self.scaling) * own[b_name]
+                a_name, b_name = t.param("A", rank), t.param("B", rank)
+                blocks[t.stack_block("A", k)] = own[a_name] if init is None else own[a_name] - init[a_name]
+                blocks[t.stack_block("B", k)] = (p * self.scaling) * own[b_name]
         return blocks
 
     def aggregate(self, uploads: list[Upload]) -> None:
@@ -121,12 +116,13 @@ class FLoRA(MultiRankMethod):
         inits = [self.client_layout(u.client).unflatten(self.init_vector(self.round, u.client)) for u in uploads]
         with torch.no_grad():
             for t in self.targets:
-                a_blocks = [stacked[f"{t.prefix}.lora_A.stack.{k}"] for k in range(len(uploads))]
+                a_blocks = [stacked[t.stack_block("A", k)] for k in range(len(uploads))]
                 if self.stack_from_init:
-                    a_blocks = [a + inits[k][f"{t.prefix}.lora_A.{adapter_name(r)}.weight"]
+                    a_blocks = [a + inits[k][t.param("A", r)]
                                 for k, (a, r) in enumerate(zip(a_blocks, ranks))]
-                b_blocks = [stacked[f"{t.prefix}.lora_B.stack.{k}"] for k in range(len(uploads))]
-                self.base_weight(t).add_(torch.cat(b_blocks, 1) @ torch.cat(a_blocks, 0))
+                b_blocks = [stacked[t.stack_block("B", k)] for k in range(len(uploads))]
+                weight = self.base_weight(t)
+                weight.add_((torch.cat(b_blocks, 1) @ torch.cat(a_blocks, 0)).to(weight.device))
         self.stack_ranks, self.stack_vector = ranks, vector
         self.round += 1
 
@@ -138,7 +134,7 @@ class FLoRA(MultiRankMethod):
     def server_state(self) -> dict[str, torch.Tensor]:
         state = {"round": torch.tensor(self.round), "stack_ranks": torch.tensor(self.stack_ranks, dtype=torch.int64),
                  "stack": self.stack_vector}
-        state.update({f"weight.{i}": self.base_weight(t).detach() for i, t in enumerate(self.targets)})
+        state.update({f"weight.{i}": self.base_weight(t).detach().cpu() for i, t in enumerate(self.targets)})
         return state
 
     def load_server_state(self, state: dict[str, torch.Tensor]) -> None:
@@ -148,66 +144,3 @@ class FLoRA(MultiRankMethod):
         with torch.no_grad():
             for i, t in enumerate(self.targets):
                 self.base_weight(t).copy_(state[f"weight.{i}"])
-
-    def make_ecolora_transport(self, cfg: EcoLoRAConfig, state_dir: Path, completed_round: int = -1):
-        return FLoRAEcoLoRATransport(self, cfg, state_dir, completed_round)
-
-
-class FLoRAEcoLoRATransport(EcoLoRATransport):
-    """EcoLoRA for FLoRA: sparse segment uploads of each fresh adapter; the stack, exact, as a sparse
-    offset from the seeded initial stack.
-
-    Reuses EcoLoRA's k schedule (Eq. 4), segment selection (3.3), top-k sparsification and
-    Golomb coding (3.5) per client layout; it has no broadcast adapter to trail and no
-    per-client copies to mirror, because every round's stack is new.
-    """
-
-    def __init__(self, method: FLoRA, cfg: EcoLoRAConfig, state_dir: Path, completed_round: int = -1) -> None:
-        self.method = method
-        self.cfg = cfg
-        self._geometries = {}
-        self.loss0: float | None = None
-        self.loss_prev: float | None = None
-        self.k_down = (1.0, 1.0)
-        self.sparse_codec = cfg.sparse_codec
-        method.stack_from_init = True
-
-    def begin_round(self, round_idx: int) -> None:
-        """Nothing to trail: the download is the last round's stack."""
-
-    def download(self, round_idx: int, client: int) -> Encoded:
-        """Server side: the stack's offset from its seeded initialisation, sparse-coded when smaller."""
-        layout = self.method.download_layout(client)
-        vector = self.method.download_vector(client)
-        header = Header(self.method.label, round_idx, SERVER, client, self.sparse_codec, layout.fingerprint,
-                        0, layout.numel)
-        if self.cfg.sparsify_download:
-            return encode_smallest(header, SparseVector.from_dense(vector))
-        return encode_message(dataclasses.replace(header, codec="dense-fp16"), dense_payload(vector))
-
-    def receive_download(self, data: bytes, round_idx: int, client: int, state: ClientState) -> None:
-        """Client side: merge the stack and start from the fresh adapter (no Eq. 3 mix, no residual)."""
-        layout = self.method.download_layout(client)
-        _, payload = decode_message(data, layout.fingerprint, layout.numel)
-        self.method.client_start(client, payload.to_dense(), state, round_idx)
-        state.tensors.pop(RESIDUAL, None)
-        state.tensors["start"] = self.method.upload_vector(client)
-
-    def upload(self, round_idx: int, position: int, client: int, state: ClientState) -> SentUpload:
-        """EcoLoRA's sparse segment upload of the update; nothing kept for the next round."""
-        sent = super().upload(round_idx, position, client, state)
-        state.tensors.pop(LOCAL, None)
-        state.tensors.pop(RESIDUAL, None)
-        return sent
-
-    def commit(self) -> None:
-        """No server-side mirror of client copies."""
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        if self.loss0 is None:
-            return {}
-        return {"losses": torch.tensor([self.loss0, self.loss_prev], dtype=torch.float64)}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        if "losses" in state:
-            self.loss0, self.loss_prev = (float(x) for x in state["losses"])

@@ -17,18 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from peft import get_peft_model
 
-from fl_core.adapter import Layout
-from fl_core.config import RunConfig
-from fl_core.errors import ConfigError, ModelError
+from fl_core.adapter import Layout, adapter_name, lora_param
 from fl_core.methods.base import Method
 from fl_core.model import BaseModel
-
-
-def adapter_name(rank: int) -> str:
-    """peft adapter name of a rank."""
-    return f"r{rank}"
 
 
 @dataclass(frozen=True)
@@ -39,56 +31,40 @@ class Target:
     in_features: int
     out_features: int
 
+    def param(self, kind: str, rank: int) -> str:
+        """Parameter name of this module's ``kind`` factor in the adapter of ``rank``."""
+        return lora_param(self.prefix, kind, adapter_name(rank))
 
-def fp16_exact(vector: torch.Tensor) -> torch.Tensor:
-    """``vector`` rounded to fp16 values (what a ``dense-fp16`` message carries), as float32."""
-    return vector.detach().half().float()
+    def stack_block(self, kind: str, k: int) -> str:
+        """Name of the ``k``-th ``kind`` block of FLoRA's stacked download."""
+        return f"{self.prefix}.lora_{kind}.stack.{k}"
 
 
 class MultiRankMethod(Method):
     """A method whose clients train LoRA adapters of heterogeneous ranks."""
 
-    exchanged_kinds = "AB"
-    trained_kinds = "AB"
+    schedules = ("sync", "deadline")
+    why_not = ("FedBuff's staleness-weighted mixing assumes one shared adapter layout, "
+               "and heterogeneous ranks have one per client")
 
-    def __init__(self, cfg: RunConfig, base: BaseModel) -> None:
-        if cfg.participation == "fedbuff":
-            raise ConfigError(
-                f"{self.name} does not run under FedBuff: FedBuff's staleness-weighted mixing "
-                "assumes one shared adapter layout, and heterogeneous ranks have one per client"
-            )
-        self.cfg = cfg
-        self.base = base
+    def __init__(self, cfg, base: BaseModel) -> None:
         self.ranks = sorted(set(cfg.ranks), reverse=True)
-        self.model = self.build_model()
-        self.params = dict(self.model.named_parameters())
+        super().__init__(cfg, base)
         self.rank_layouts = {
             r: Layout.from_state({n: p for n, p in self.params.items() if f".{adapter_name(r)}." in n})
             for r in self.ranks
         }
-        if any(layout.numel == 0 for layout in self.rank_layouts.values()):
-            raise ModelError(f"no LoRA parameters were injected for target modules {list(cfg.target_modules)}")
+        self.check_layouts(*self.rank_layouts.values())
         self.layout = self.rank_layouts[self.ranks[0]]  # run.json's "adapter": the largest client adapter
         self.targets = self._targets(self.layout)
         module = self.model.get_submodule(self.targets[0].prefix)
         self.scaling = float(module.scaling[adapter_name(self.ranks[0])])
-        self.round = 0  # aggregations done so far = the round the server is in
         self.active: int | None = None
 
     # -- model ------------------------------------------------------------------------------
-    def build_model(self) -> torch.nn.Module:
-        """One adapter per distinct rank, seeded; all frozen until :meth:`activate`."""
-        torch.manual_seed(self.cfg.seed)
-        first, *rest = self.ranks
-        try:
-            model = get_peft_model(self.base.model, self.lora_config(first), adapter_name=adapter_name(first))
-            for r in rest:
-                model.add_adapter(adapter_name(r), self.lora_config(r))
-        except ValueError as exc:
-            raise ModelError(f"cannot inject LoRA: {str(exc).splitlines()[0]}") from None
-        for p in model.parameters():
-            p.requires_grad_(False)
-        return model
+    def adapter_ranks(self) -> dict[str, int]:
+        """One adapter per distinct rank, largest first; all frozen until :meth:`activate`."""
+        return {adapter_name(r): r for r in self.ranks}
 
     @staticmethod
     def _targets(layout: Layout) -> list[Target]:
@@ -109,12 +85,10 @@ class MultiRankMethod(Method):
 
     def activate(self, rank: int) -> None:
         """Make the adapter of ``rank`` the one in the forward pass and the only trainable one."""
-        name = adapter_name(rank)
         if self.active != rank:
-            self.model.set_adapter(name)
+            self.model.set_adapter(adapter_name(rank))
             self.active = rank
-        for n, p in self.params.items():
-            p.requires_grad_(f".{name}." in n and any(f".lora_{k}." in n for k in self.trained_kinds))
+        self.set_trainable(adapter_name(rank))
 
     def zero_adapters(self) -> None:
         """Set every adapter's B to zero: the LoRA path adds nothing (the global model is in the base)."""
@@ -151,8 +125,3 @@ class MultiRankMethod(Method):
             else:
                 parts.append(torch.zeros(t.numel))
         return torch.cat(parts)
-
-    def check_round(self, round_idx: int) -> None:
-        """The loop's round and the server's own count of aggregations must agree."""
-        if round_idx != self.round:
-            raise RuntimeError(f"{self.name}: round {round_idx} started after {self.round} server aggregations")

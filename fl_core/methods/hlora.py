@@ -52,7 +52,7 @@ class HLoRA(MultiRankMethod):
 
     def __init__(self, cfg, base) -> None:
         super().__init__(cfg, base)
-        self.w0 = {t.prefix: self.base_weight(t).detach().clone() for t in self.targets}
+        self.w0 = {t.prefix: self.base_weight(t).detach().float().cpu().clone() for t in self.targets}
         self.delta = {t.prefix: torch.zeros(t.out_features, t.in_features) for t in self.targets}
         self.sent: dict[int, torch.Tensor] = {}  # what each participant of this round was sent
         self.base_holds_global = False  # True after load_global merged Delta W for evaluation

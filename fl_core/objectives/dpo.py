@@ -28,12 +28,26 @@ import torch.nn.functional as F
 
 from fl_core.data.records import PreferencePair
 from fl_core.data.template import format_preference
-from fl_core.errors import ModelError
+from fl_core.device import model_device, to_device
+from fl_core.errors import ConfigError, ModelError
 from fl_core.evaluate import cache_argument
 from fl_core.objectives.local import local_train
-from fl_core.objectives.sft import IGNORE, TokenizedExample, collate
+from fl_core.objectives.sft import IGNORE, TokenizedExample, collate, tokenize_responses
+from fl_core.settings import setting
 
 DEFAULT_BETA = 0.1  # Rafailov et al. (2023); TRL's and OpenFedLLM's default
+
+
+@dataclass
+class DPOConfig:
+    """DPO's settings (``--dpo-beta``)."""
+
+    beta: float = setting(DEFAULT_BETA, "DPO: strength of the KL anchor to the frozen base model.",
+                          min=0, min_open=True)
+
+    def validate(self) -> None:
+        if not (math.isfinite(self.beta) and self.beta > 0):
+            raise ConfigError(f"DPO beta={self.beta} must be > 0")
 
 
 @dataclass
@@ -59,19 +73,7 @@ def tokenize_pair(pair: PreferencePair, tokenizer, max_len: int) -> PreferenceIt
     at ``max_len``.
     """
     prompt, chosen, rejected = format_preference(pair)
-    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    eos = [tokenizer.eos_token_id]
-    c_ids = tokenizer(chosen, add_special_tokens=False)["input_ids"] + eos
-    r_ids = tokenizer(rejected, add_special_tokens=False)["input_ids"] + eos
-    room = max_len - min(max(len(c_ids), len(r_ids)), max_len // 2)
-    p_ids = p_ids[-room:] if room > 0 else []
-
-    def one(response: list[int]) -> TokenizedExample:
-        ids = (p_ids + response)[:max_len]
-        labels = ([IGNORE] * len(p_ids) + response)[:max_len]
-        return TokenizedExample(ids, labels)
-
-    return PreferenceItem(one(c_ids), one(r_ids))
+    return PreferenceItem(*tokenize_responses(prompt, [chosen, rejected], tokenizer, max_len))
 
 
 def _core(model: torch.nn.Module) -> torch.nn.Module:
@@ -91,13 +93,13 @@ def _scored_logps(core: torch.nn.Module, states: torch.Tensor, targets: torch.Te
 
 def sequence_logps(model: torch.nn.Module, rows: list[TokenizedExample], pad_id: int) -> torch.Tensor:
     """Sum of log pi(token) over each row's labelled (response) tokens; shape ``[len(rows)]``."""
-    batch = collate(rows, pad_id)
+    batch = to_device(collate(rows, pad_id), model)
     core = _core(model)
     hidden = core.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     labels = batch["labels"][:, 1:]
     scored = labels != IGNORE
     token_logps = _scored_logps(core, hidden[:, :-1][scored], labels[scored])
-    return torch.zeros(len(rows), dtype=token_logps.dtype).index_add(0, scored.nonzero()[:, 0], token_logps)
+    return torch.zeros(len(rows), dtype=token_logps.dtype, device=token_logps.device).index_add(0, scored.nonzero()[:, 0], token_logps)
 
 
 def pair_logps(model: torch.nn.Module, item: "PreferenceItem", pad_id: int) -> tuple[float, float]:
@@ -117,9 +119,11 @@ def pair_logps(model: torch.nn.Module, item: "PreferenceItem", pad_id: int) -> t
     for row, c in enumerate(conts):
         ids[row, : len(c)] = torch.tensor(c)
         mask[row, n : n + len(c)] = 1
+    device = model_device(model)
+    ids, mask = ids.to(device), mask.to(device)
     cache_arg = cache_argument(decoder)
     with torch.no_grad():
-        first = decoder(input_ids=torch.tensor([item.chosen.input_ids[:n]]), use_cache=True)
+        first = decoder(input_ids=torch.tensor([item.chosen.input_ids[:n]], device=device), use_cache=True)
         cache = getattr(first, cache_arg)
         cache.batch_repeat_interleave(2)
         hidden = decoder(input_ids=ids, attention_mask=mask, **{cache_arg: cache}).last_hidden_state
@@ -144,7 +148,7 @@ def adapter_digest(model: torch.nn.Module) -> bytes:
     for name, p in model.named_parameters():
         if "lora_" in name:
             h.update(name.encode())
-            h.update(p.detach().contiguous().numpy().tobytes())
+            h.update(p.detach().cpu().contiguous().numpy().tobytes())
     return h.digest()
 
 
@@ -161,15 +165,18 @@ class DPOObjective:
     """DPO on preference pairs, the frozen base model as reference."""
 
     name = "dpo"
+    config_type = DPOConfig
 
     def __init__(self, tokenizer, max_len: int, beta: float = DEFAULT_BETA) -> None:
-        if not (math.isfinite(beta) and beta > 0):
-            from fl_core.errors import ConfigError
-
-            raise ConfigError(f"DPO beta={beta} must be > 0")
+        DPOConfig(beta).validate()
         self.tokenizer = tokenizer
         self.max_len = max_len
         self.beta = beta
+
+    @classmethod
+    def from_config(cls, tokenizer, cfg) -> "DPOObjective":
+        """The objective with the run's ``max_len`` and DPO settings."""
+        return cls(tokenizer, cfg.max_len, beta=cfg.settings_of(cls.name, DPOConfig).beta)
 
     @property
     def pad_id(self) -> int:
@@ -229,8 +236,8 @@ class DPOObjective:
             chosen, rejected = logps[: len(items)], logps[len(items):]
         else:
             chosen, rejected = self.evaluated_logps(model, items).to(torch.float32).unbind(dim=1)
-        ref_c = torch.tensor([i.ref_chosen for i in items], dtype=chosen.dtype)
-        ref_r = torch.tensor([i.ref_rejected for i in items], dtype=chosen.dtype)
+        ref_c = torch.tensor([i.ref_chosen for i in items], dtype=chosen.dtype, device=chosen.device)
+        ref_r = torch.tensor([i.ref_rejected for i in items], dtype=chosen.dtype, device=chosen.device)
         return dpo_loss(chosen, rejected, ref_c, ref_r, self.beta).mean()
 
     def train(self, method, items: list[PreferenceItem], steps: int, batch_size: int, lr: float, rng) -> float:

@@ -1,175 +1,319 @@
-"""``netbench train``: one federated fine-tuning run written to a run directory."""
+"""``netbench train``: one federated fine-tuning run written to a run directory.
+
+The options are generated from the configs' field metadata (:func:`fl_core.settings.setting`):
+``RunConfig``, ``EcoLoRAConfig`` and the typed config of every registered component with
+settings (``--celora-tau``, ``--dpo-beta``, ``--deadline`` ...). Defaults and help texts are
+written once, beside the field. The option list is built on first use, so ``netbench --help``
+does not import the registries (torch, peft).
+"""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
 
-from fl_core.config import EcoLoRAConfig, RunConfig
 from harness.params import links_option
 
 __all__ = ["train"]
 
-_UNIT = click.FloatRange(0, 1, min_open=True)
+#: options a resumed run may change (they do not change what the run computes)
+SAFE_ON_RESUME = ("threads", "progress", "resume_dir")
 
 
-def parse_method(text: str) -> tuple[str, bool]:
-    """``fedit`` or ``fedit+ecolora`` -> (base method, EcoLoRA on?)."""
-    from fl_core.errors import ConfigError
-    from fl_core.methods import get_method
+class RegistryChoice(click.Choice):
+    """A choice over a registry's names, resolved when first needed; refusals name the registry."""
 
-    base, _, suffix = text.partition("+")
-    if suffix and suffix != "ecolora":
-        raise ConfigError(f"unknown method suffix {suffix!r} in {text!r}; only '+ecolora' composes")
-    cls = get_method(base)
-    if suffix and not cls.composes_with_ecolora:
-        raise ConfigError(f"method {base!r} does not compose with EcoLoRA")
-    return base, bool(suffix)
+    def __init__(self, what: str, names) -> None:
+        self.what, self._names = what, names
+        super().__init__([])
 
+    @property
+    def choices(self):  # noqa: D102
+        return list(self._names())
 
-def build_config(opts: dict) -> RunConfig:
-    """A validated ``RunConfig`` from the command's options."""
-    base, eco_in_name = parse_method(opts["method"])
-    eco = None
-    if opts["ecolora"] or eco_in_name:
-        eco = EcoLoRAConfig(
-            round_robin=opts["round_robin"], n_segments=opts["segments"], beta=opts["beta"],
-            sparsify=opts["sparsify"], k_max=opts["k_max"], k_min_a=opts["k_min_a"], k_min_b=opts["k_min_b"],
-            gamma_a=opts["gamma_a"], gamma_b=opts["gamma_b"], fixed_k=opts["fixed_k"], encode=opts["encode"],
-            raw_position_bits=opts["raw_position_bits"], dense_fallback=opts["dense_fallback"],
-            sparsify_download=opts["sparsify_download"],
-        )
-    cfg = RunConfig(
-        method=base, objective=opts["objective"], model=opts["model"], dataset=opts["dataset"],
-        partition=opts["partition"], alpha=opts["alpha"], n_clients=opts["clients"],
-        participants=opts["participants"], rounds=opts["rounds"], local_steps=opts["local_steps"],
-        batch_size=opts["batch_size"], max_len=opts["max_len"], lr=opts["lr"], rank=opts["rank"],
-        lora_alpha=opts["lora_alpha"], target_modules=tuple(opts["target_modules"].split(",")),
-        ranks=tuple(opts["ranks"]) if opts["ranks"] else RunConfig.ranks, per_category=opts["per_category"],
-        eval_examples=opts["eval_examples"], eval_every=opts["eval_every"], arc_subset=opts["arc_subset"],
-        arc_final=opts["arc_final"], full_arc=opts["full_arc"], evals=opts["evals"],
-        mmlu_subset=opts["mmlu_subset"], seed=opts["seed"], threads=opts["threads"],
-        keep_blobs=opts["blobs"],
-        participation=opts["participation"], concurrency=opts["concurrency"],
-        staleness_exponent=opts["staleness_exponent"], links=tuple(n.name for n in opts["links"] or ()),
-        links_seed=opts["links_seed"], ecolora=eco, extra={"dpo_beta": opts["dpo_beta"]},
-    )
-    if opts["dataset"] != "embedded" and not Path(opts["dataset"]).exists():
-        from fl_core.errors import DataError
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
 
-        raise DataError(f"dataset file {opts['dataset']!r} does not exist")
-    cfg.validate()
-    return cfg
+    def get_metavar(self, param, *args, **kwargs) -> str:  # noqa: D102
+        return "[" + "|".join(self.choices) + "]"
+
+    def convert(self, value, param, ctx):  # noqa: D102
+        names = self.choices
+        if value in names:
+            return value
+        if self.what == "method" and "+" in value:
+            base, _, suffix = value.partition("+")
+            if suffix != "ecolora":
+                self.fail(f"unknown method suffix {suffix!r} in {value!r}; only '+ecolora' composes", param, ctx)
+            if base in names:
+                self.fail(f"method {base!r} does not compose with EcoLoRA", param, ctx)
+        self.fail(f"unknown {self.what} {value!r}; choose one of {', '.join(names)}", param, ctx)
 
 
-def _ranks(ctx, param, value: str | None) -> list[int] | None:
+def _method_labels() -> list[str]:
+    from fl_core.methods import METHODS
+
+    return [n for n in METHODS] + [f"{n}+ecolora" for n, m in METHODS.items() if m.composes_with_ecolora]
+
+
+def _registry(name: str):
+    def names() -> list[str]:
+        if name == "objectives":
+            from fl_core.objectives import OBJECTIVES as registry
+        elif name == "partitions":
+            from fl_core.data.partition import PARTITIONERS as registry
+        else:
+            from fl_core.schedules import SCHEDULES as registry
+        return list(registry)
+
+    return names
+
+
+def _ints(ctx, param, value: str | None) -> tuple[int, ...] | None:
     if not value:
         return None
     try:
-        return [int(v) for v in value.split(",")]
+        return tuple(int(v) for v in value.split(","))
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a comma-separated list of integers") from None
 
 
-@click.command()
-@click.option("--method", default="fedit", show_default=True,
-              help="fedit | ffa-lora | flora | hlora | celora, optionally '+ecolora' (e.g. fedit+ecolora).")
-@click.option("--ecolora/--no-ecolora", default=False, help="Wrap the method in EcoLoRA (same as '+ecolora').")
-@click.option("--objective", default="sft", show_default=True, help="sft (instruction tuning) or dpo.")
-@click.option("--dpo-beta", type=click.FloatRange(0, min_open=True), default=0.1, show_default=True,
-              help="DPO: strength of the KL anchor to the frozen base model.")
-@click.option("--model", default="smollm2-135m", show_default=True,
-              help="smollm2-135m (offline default), tiny-llama (tests), a local HF folder or a hub id.")
-@click.option("--dataset", default="embedded", show_default=True,
-              help="'embedded' (offline QA mix) or a Dolly/Alpaca JSON(L) file (or preference JSONL for dpo).")
-@click.option("--partition", default="dirichlet", show_default=True, help="dirichlet | domain | iid | kmeans-dirichlet.")
-@click.option("--alpha", type=click.FloatRange(0, min_open=True), default=0.5, show_default=True,
-              help="Dirichlet concentration (Appendix A: 0.5).")
-@click.option("--clients", type=click.IntRange(1), default=100, show_default=True, help="K, clients in total.")
-@click.option("--participants", type=click.IntRange(1), default=10, show_default=True, help="N_t, sampled per round.")
-@click.option("--rounds", type=click.IntRange(1), default=40, show_default=True, help="Global rounds.")
-@click.option("--local-steps", type=click.IntRange(1), default=10, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=4, show_default=True)
-@click.option("--max-len", type=click.IntRange(8), default=128, show_default=True, help="Tokens per example.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=3e-4, show_default=True)
-@click.option("--rank", type=click.IntRange(1), default=16, show_default=True, help="LoRA rank r.")
-@click.option("--lora-alpha", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--target-modules", default="q_proj,v_proj", show_default=True)
-@click.option("--ranks", callback=_ranks, default=None,
-              help="Heterogeneous client ranks for flora/hlora, cycled (default 64,32,16,16,8,8,4,4,4,4).")
-@click.option("--segments", type=int, default=5, show_default=True, help="EcoLoRA N_s (must be <= participants).")
-@click.option("--round-robin/--no-round-robin", default=True, show_default=True)
-@click.option("--sparsify/--no-sparsify", default=True, show_default=True)
-@click.option("--fixed-k", type=_UNIT, default=None, help="Fixed top-k ratio for A and B (ablation).")
-@click.option("--encode/--no-encode", default=True, show_default=True,
-              help="Golomb-code positions; --no-encode writes fixed-width positions (Table 3's w/o Encoding).")
-@click.option("--raw-position-bits", type=click.Choice(["16", "32"]), default="16", show_default=True,
-              callback=lambda ctx, param, v: int(v),
-              help="Width of --no-encode positions: 16 bits relative to 2^16-element blocks (the paper's) or 32.")
-@click.option("--dense-fallback/--no-dense-fallback", default=True, show_default=True,
-              help="Send a segment dense (fp16) when that is smaller than its sparse message.")
-@click.option("--sparsify-download/--dense-download", default=True, show_default=True)
-@click.option("--beta", type=click.FloatRange(0), default=0.3, show_default=True, help="Eq. 3 staleness decay.")
-@click.option("--k-max", type=_UNIT, default=0.95, show_default=True)
-@click.option("--k-min-a", type=_UNIT, default=0.6, show_default=True)
-@click.option("--k-min-b", type=_UNIT, default=0.5, show_default=True)
-@click.option("--gamma-a", type=click.FloatRange(0), default=1.0, show_default=True)
-@click.option("--gamma-b", type=click.FloatRange(0), default=2.0, show_default=True)
-@click.option("--per-category", type=click.IntRange(1), default=400, show_default=True,
-              help="Embedded data: examples per source set.")
-@click.option("--eval-examples", type=click.IntRange(1), default=64, show_default=True)
-@click.option("--eval-every", type=click.IntRange(1), default=5, show_default=True)
-@click.option("--arc-subset", type=click.IntRange(0), default=100, show_default=True,
-              help="ARC questions per level during training (0 = skip).")
-@click.option("--arc-final", type=click.IntRange(0), default=100, show_default=True,
-              help="ARC questions per level scored at the end and for the base model (a seeded subset; 0 = skip).")
-@click.option("--full-arc", is_flag=True,
-              help="Score on the full ARC validation sets (570 + 299 questions) at the end: the paper's Table 1 "
-                   "metric. The base model's scores are cached in ~/.cache/fedlora-netbench, so only the trained "
-                   "adapter's evaluation costs time.")
-@click.option("--evals", default=None, callback=lambda ctx, param, v: None if v is None else tuple(
-                  x.strip() for x in v.split(",") if x.strip()),
-              help="Benchmarks, comma-separated from arc, qa, arc-template, mmlu "
-                   "(default: arc,qa for sft; mmlu for dpo, the paper's Table 2).")
-@click.option("--mmlu-subset", default="200", show_default=True,
-              callback=lambda ctx, param, v: None if v == "all" else click.IntRange(1)(v),
-              help="MMLU questions per evaluation (a seeded subset), or 'all' for the 14,042.")
-@click.option("--participation", type=click.Choice(["uniform", "fedbuff"]), default="uniform", show_default=True,
-              help="uniform sampling of N_t clients, or asynchronous FedBuff with a buffer of N_t.")
-@click.option("--concurrency", type=click.IntRange(1), default=None, help="FedBuff: clients in flight (default 2 N_t).")
-@click.option("--staleness-exponent", type=click.FloatRange(0), default=0.5, show_default=True,
-              help="FedBuff: an update of staleness s is weighted (1+s)^-exponent.")
-@click.option("--links", callback=links_option, default=None,
-              help="Per-client links UP/DOWN Mbps, cycled by client id (FedBuff arrival order), e.g. 0.2/1,5/25.")
-@click.option("--links-seed", type=int, default=None,
-              help="Draw each client's link uniformly from --links with this seed.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="torch CPU threads.")
-@click.option("--blobs/--no-blobs", default=True, show_default=True, help="Keep every message's bytes.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run directory (default runs/<method>).")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Continue an interrupted run directory from its last completed round.")
-@click.option("--progress/--no-progress", default=True)
-def train(**opts) -> None:
+def _csv(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(v for v in value.split(",") if v)
+
+
+def _count_or_all(ctx, param, value: str | None) -> int | None:
+    return None if value in (None, "all") else click.IntRange(1)(value, param, ctx)
+
+
+def _type(f: dataclasses.Field):
+    """The click type of a config field from its metadata and annotation."""
+    meta, kind = f.metadata, str(f.type)
+    choices = meta.get("choices")
+    if choices == "methods":
+        return RegistryChoice("method", _method_labels)
+    if isinstance(choices, str):
+        return RegistryChoice(choices[:-1], _registry(choices))
+    if choices:
+        return click.Choice(list(choices))
+    number = float if kind.startswith("float") else int if kind.startswith("int") else None
+    if number is not None and ("min" in meta or "max" in meta):
+        rng = click.FloatRange if number is float else click.IntRange
+        return rng(meta.get("min"), meta.get("max"), min_open=meta.get("min_open", False),
+                   max_open=meta.get("max_open", False))
+    return number or str
+
+
+def field_option(f: dataclasses.Field, dest: str, *, prefix: str = "", component: bool = False):
+    """A click option for one config field; component options default to None (= the component's default)."""
+    meta = f.metadata
+    flag = meta.get("flag") or "--" + prefix + f.name.replace("_", "-")
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    help_text = meta["help"]
+    kind = meta.get("kind")
+    if component:
+        shown = "" if default is None else f" [default: {default}]"
+        help_text, default = help_text + shown, None
+    if "/" in flag:
+        return click.Option([flag, dest], default=default, help=help_text, show_default=not component)
+    if default is False and str(f.type).startswith("bool"):
+        return click.Option([flag, dest], is_flag=True, default=False, help=help_text)
+    kw = dict(help=help_text, default=default, show_default=not component and default not in (None, ()))
+    if kind == "links":
+        kw.update(callback=links_option, default=None, show_default=False)
+    elif kind == "ints":
+        kw.update(callback=_ints, default=None, show_default=False,
+                  help=help_text + f" [default: {','.join(map(str, default))}]")
+    elif kind == "csv":
+        kw.update(callback=_csv, default=None if default is None else ",".join(default))
+    elif kind == "count-or-all":
+        kw.update(callback=_count_or_all, default=str(default))
+    else:
+        kw["type"] = _type(f)
+    return click.Option([flag, dest], **kw)
+
+
+def _component_fields() -> list[tuple[str, dataclasses.Field]]:
+    from fl_core.capabilities import configurable
+    from fl_core.settings import cli_fields
+
+    return [(name, f) for name, config_type in configurable().items() for f in cli_fields(config_type)]
+
+
+def _dest(component: str, f: dataclasses.Field) -> str:
+    return f"{component}__{f.name}"
+
+
+def build_options() -> list[click.Option]:
+    """Every option of ``train``, generated from the config fields' metadata."""
+    from fl_core.config import EcoLoRAConfig, RunConfig
+    from fl_core.settings import cli_fields
+
+    opts = [field_option(f, f.name) for f in cli_fields(RunConfig)]
+    opts.insert(1, click.Option(["--ecolora/--no-ecolora"], default=False,
+                                help="Wrap the method in EcoLoRA (same as '+ecolora')."))
+    opts.append(click.Option(["--schedule"], type=RegistryChoice("schedule", _registry("schedules")), default=None,
+                             help="Round schedule: sync (= --participation uniform), fedbuff or deadline."))
+    opts += [field_option(f, f"ecolora__{f.name}") for f in cli_fields(EcoLoRAConfig)]
+    for component, f in _component_fields():
+        prefix = "" if f.metadata.get("flag") else component + "-"
+        opts.append(field_option(f, _dest(component, f), prefix=prefix, component=True))
+    opts += [
+        click.Option(["--scenario"], default=None,
+                     help="Scenario file or built-in name: per-client links for FedBuff/deadline arrival times."),
+        click.Option(["--out"], type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Run directory (default runs/<method>)."),
+        click.Option(["--resume", "resume_dir"], type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Continue an interrupted run directory from its last completed round; only "
+                          f"{', '.join('--' + o for o in SAFE_ON_RESUME[:-1])} may differ from the saved run."),
+        click.Option(["--progress/--no-progress"], default=True, help="Show a progress bar of the rounds."),
+    ]
+    return opts
+
+
+class GeneratedCommand(click.Command):
+    """A command whose options are built on first access (``netbench --help`` stays fast)."""
+
+    def __init__(self, *args, builder, **kwargs) -> None:
+        self._builder, self._params = builder, None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def params(self):  # noqa: D102
+        if self._params is None:
+            self._params = self._builder()
+        return self._params
+
+    @params.setter
+    def params(self, value) -> None:
+        if value:
+            self._params = value
+
+
+def build_config(opts: dict):
+    """A checked ``RunConfig`` from the command's options."""
+    from fl_core.capabilities import check
+    from fl_core.config import SCHEDULE_OF_PARTICIPATION, EcoLoRAConfig, RunConfig
+    from fl_core.errors import ConfigError, DataError
+
+    base, _, suffix = opts["method"].partition("+")
+    eco = None
+    if opts["ecolora"] or suffix:
+        eco = EcoLoRAConfig(**{k[9:]: v for k, v in opts.items() if k.startswith("ecolora__")})
+    participation = opts["participation"]
+    if opts["schedule"] is not None:
+        wanted = {v: k for k, v in SCHEDULE_OF_PARTICIPATION.items()}[opts["schedule"]]
+        if participation not in ("uniform", wanted):
+            raise ConfigError(f"--schedule {opts['schedule']} contradicts --participation {participation}")
+        participation = wanted
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {k: v for k, v in opts.items() if k in fields and v is not None}
+    values.update(method=base, participation=participation, ecolora=eco, scenario=opts["scenario"],
+                  links=tuple(n.name for n in opts["links"] or ()))
+    settings: dict[str, dict] = {}
+    for key, value in opts.items():
+        if "__" in key and not key.startswith("ecolora__") and value is not None:
+            component, name = key.split("__", 1)
+            settings.setdefault(component, {})[name] = value
+    cfg = RunConfig(**values, settings=settings)
+    chosen = {cfg.method, cfg.objective, cfg.schedule}
+    for component in settings:
+        if component not in chosen:
+            flags = ", ".join(sorted(settings[component]))
+            raise ConfigError(f"{component} settings ({flags}) apply only when {component} is the method, "
+                              "objective or schedule of the run")
+    if opts["dataset"] != "embedded" and not Path(opts["dataset"]).exists():
+        raise DataError(f"dataset file {opts['dataset']!r} does not exist")
+    check(cfg, arrivals=None)
+    return cfg
+
+
+def _given(name: str) -> bool:
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
+def check_resume_options(opts: dict):
+    """The saved run's config; refuses options given with ``--resume`` that differ from it, naming them.
+
+    Options in :data:`SAFE_ON_RESUME` may change; an option given with the saved value is accepted.
+    """
+    from fl_core.errors import ConfigError
+    from fl_core.loop import saved_config
+
+    _, saved = saved_config(opts["resume_dir"])
+    current = {"method": saved.method_label, "ecolora": saved.ecolora is not None, "schedule": saved.schedule,
+               "links": saved.links, "out": opts["resume_dir"], **{k: v for k, v in vars(saved).items()
+                                                                     if k not in ("method", "ecolora", "links")}}
+    for key in opts:
+        if key.startswith("ecolora__"):
+            current[key] = getattr(saved.ecolora, key[9:]) if saved.ecolora else None
+        elif "__" in key:
+            component, name = key.split("__", 1)
+            current[key] = saved.settings.get(component, {}).get(name)
+    conflicts = []
+    for key, value in opts.items():
+        if key in SAFE_ON_RESUME or not _given(key):
+            continue
+        if key == "links":
+            value = tuple(n.name for n in value or ())
+        elif key == "out":
+            value = Path(value)
+        saved_value = current.get(key)
+        if isinstance(saved_value, list):
+            saved_value = tuple(saved_value)
+        if key == "out" and value.resolve() == Path(saved_value).resolve():
+            continue
+        if value != saved_value:
+            flag = "--" + key.split("__")[-1].replace("_", "-")
+            conflicts.append(f"{flag} {value} (saved: {saved_value})")
+    if conflicts:
+        raise ConfigError(f"--resume continues the saved run; these options differ from it: {'; '.join(conflicts)}. "
+                          f"Only {', '.join('--' + o for o in SAFE_ON_RESUME[:-1])} may change on resume")
+    return saved
+
+
+def arrivals_for(cfg, out: Path):
+    """Arrival times from the network for schedules that need them (None otherwise): the scenario's
+    engine, or isolated flows over ``--links``; seeded by the run's name, as replay seeds them."""
+    from fl_core.capabilities import components
+
+    if not components(cfg)["schedule"].needs_arrivals:
+        return None
+    from harness.arrivals import NetworkArrivals, ScenarioArrivals
+
+    if cfg.scenario is not None:
+        from harness.scenario import load_scenario
+
+        return ScenarioArrivals(load_scenario(cfg.scenario), run=Path(out).name)
+    arrivals = NetworkArrivals(cfg)
+    arrivals.run = Path(out).name
+    return arrivals
+
+
+def train_main(**opts) -> None:
     """Train one federated LoRA run and write its run directory (bytes of every message)."""
     from fl_core import loop
     from harness.cli import on_interrupt
 
     if opts["resume_dir"] is not None:
+        cfg = check_resume_options(opts)
         on_interrupt(lambda: resume_hint(opts["resume_dir"]))
-        out = loop.resume(opts["resume_dir"], progress=opts["progress"])
+        out = loop.resume(opts["resume_dir"], progress=opts["progress"],
+                          arrivals=arrivals_for(cfg, opts["resume_dir"]), threads=opts["threads"])
     else:
         cfg = build_config(opts)
-        arrivals = None
-        if cfg.participation == "fedbuff":
-            from harness.arrivals import NetworkArrivals
-
-            arrivals = NetworkArrivals(cfg)
         out = opts["out"] or Path("runs") / cfg.method_label
         on_interrupt(lambda: resume_hint(out))
-        out = loop.train(cfg, out, progress=opts["progress"], arrivals=arrivals)
+        out = loop.train(cfg, out, progress=opts["progress"], arrivals=arrivals_for(cfg, out))
     click.echo(summary_line(out))
+
+
+train = GeneratedCommand("train", callback=train_main, builder=build_options,
+                         help="Train one federated LoRA run and write its run directory (bytes of every message).",
+                         short_help="Train one federated LoRA run and write its run directory.")
 
 
 def resume_hint(out: Path) -> str:

@@ -1,0 +1,200 @@
+"""The run context: a run's components, the client step, round finishing and the records.
+
+A schedule (:mod:`fl_core.schedules`) drives rounds through four verbs:
+``begin_round(t)``, ``client_step(t, position, client)``, ``receive(client, upload_bytes)``
+and ``finish_round(t, rows, uploads)``. Everything else — model, method, transport,
+objective, federation, client store, run writer, checkpoint — lives here, built from the
+config and the run directory alone.
+
+``client_step`` is the unit a remote executor runs: given the round, the client's position
+and id it returns a :class:`ClientResult` of plain data (the round-table row, the
+download and upload bytes). Its only side effects are on the client store (the client's
+staged state) and on per-round server bookkeeping the transport keeps for the download
+it encodes.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from fl_core.client_state import ClientStore
+from fl_core.config import RunConfig
+from fl_core.device import resolve
+from fl_core.eval_cache import cached_accuracy
+from fl_core.evaluate import DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, run_benchmarks
+from fl_core.federation import Federation, build_federation, load_examples
+from fl_core.methods import get_method
+from fl_core.model import load_base_model
+from fl_core.objectives import get_objective
+from fl_core.recorder import Recorder
+from fl_core.rundir import RunWriter, sha256
+from fl_core.transports import make_transport
+from fl_core.transports.messages import Upload
+
+
+@dataclass
+class ClientResult:
+    """What one client's round produced: its ``rounds.csv`` row and the exact bytes both ways."""
+
+    row: dict
+    down: bytes
+    up: bytes
+
+
+class RunContext:
+    """One training run's components and the verbs every schedule shares."""
+
+    def __init__(self, cfg: RunConfig, out: Path, progress: bool = True) -> None:
+        """Build every component of a run from a config (checked by ``fl_core.capabilities.check``)
+        and its run directory ``out`` (resuming from its checkpoint if it has one)."""
+        self.cfg, self.out, self.progress = cfg, Path(out), progress
+        torch.set_num_threads(cfg.threads)
+        self.compute = resolve(cfg.device, cfg.dtype)
+        self.base = load_base_model(cfg.model, cfg.seed, self.compute, cfg.gradient_checkpointing)
+        self.federation: Federation = build_federation(cfg, load_examples(cfg))
+        self.method = get_method(cfg.method)(cfg, self.base)
+        self.method.bind_federation(self.federation)
+        self.objective = get_objective(cfg.objective, self.base.tokenizer, cfg)
+        self.recorder = Recorder(self.out)
+        self.state_dir = self.recorder.state_dir
+        self.completed = self.recorder.completed_round()
+        self.clients = ClientStore(self.state_dir, self.completed)
+        self.transport = make_transport(self.method, cfg.ecolora, self.state_dir, self.completed)
+        self.writer = RunWriter(self.out, keep_blobs=cfg.keep_blobs)
+        self.prepared: dict[int, list] = {}
+        self.heldout = self.objective.prepare(self.federation.heldout)
+        self.bar = None
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(self, round_idx: int, arc_limit: int | None) -> dict:
+        """Held-out loss, the objective's metrics and the run's benchmarks (fl_core.evaluate)."""
+        self.method.load_global()
+        row = {"round": round_idx, "eval_loss": heldout_loss(self.method.model, self.objective, self.heldout)}
+        row.update(self.objective.extra_metrics(self.method.model, self.heldout))
+        names = self.cfg.evals if self.cfg.evals is not None else DEFAULT_BENCHMARKS.get(self.cfg.objective, ())
+        row.update(run_benchmarks(names, heldout=self.federation.heldout, arc_limit=arc_limit,
+                                  mmlu_limit=self.cfg.mmlu_subset, seed=self.cfg.seed,
+                                  score=functools.partial(self._accuracy, round_idx)))
+        return row
+
+    def _accuracy(self, round_idx: int, benchmark: str, questions: list, prompt=mc_prompt, separator: str = " ") -> float:
+        """Multiple-choice accuracy of the global adapter; of the base model (round -1): cached on disk."""
+        model, tokenizer = self.method.model, self.base.tokenizer
+        if round_idx >= 0:
+            return mc_accuracy(model, tokenizer, questions, prompt, separator)
+
+        def base_only() -> float:
+            with (model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()):
+                return mc_accuracy(model, tokenizer, questions, prompt, separator)
+
+        return cached_accuracy(self.base, benchmark, questions, base_only)
+
+    # -- one client ---------------------------------------------------------------------------
+    def client_step(self, round_idx: int, position: int, client: int) -> ClientResult:
+        """Download, local training and upload of one client."""
+        cfg, clock = self.cfg, self.compute.now
+        down = self.transport.download(round_idx, client)
+        state = self.clients.load(client)
+        t0 = clock()
+        self.transport.receive_download(down.data, round_idx, client, state)
+        decode_s = clock() - t0
+        if client not in self.prepared:
+            self.prepared[client] = self.objective.prepare(self.federation.clients[client])
+        items = self.prepared[client]
+        rng = np.random.default_rng([cfg.seed, 2, round_idx, client])
+        t0 = clock()
+        loss = self.objective.train(self.method, items, cfg.local_steps, cfg.batch_size, cfg.lr, rng)
+        train_s = clock() - t0
+        t0 = clock()
+        sent = self.transport.upload(round_idx, position, client, state)
+        encode_s = clock() - t0
+        self.method.client_finish(client, state)
+        state.last_round = round_idx
+        self.clients.stage(client, state)
+        row = {
+            "round": round_idx, "client": client, "position": position, "segment": sent.segment,
+            "samples": self.federation.weight(client), "local_steps": cfg.local_steps,
+            "train_s": train_s, "encode_s": encode_s, "decode_s": decode_s,
+            "compute_s": train_s + encode_s + decode_s, "train_loss": loss,
+            "uplink_bytes": len(sent.encoded.data), "downlink_bytes": len(down.data),
+            "uplink_sha256": sha256(sent.encoded.data), "downlink_sha256": sha256(down.data),
+            "up_header_bytes": sent.encoded.header_bytes, "up_position_bytes": sent.encoded.account.position_bytes,
+            "up_value_bytes": sent.encoded.account.value_bytes, "down_header_bytes": down.header_bytes,
+            "down_position_bytes": down.account.position_bytes, "down_value_bytes": down.account.value_bytes,
+            "k_a": sent.k_a, "k_b": sent.k_b, "rank": self.method.client_rank(client),
+        }
+        return ClientResult(row, down.data, sent.encoded.data)
+
+    def save_blobs(self, round_idx: int, client: int, result: ClientResult) -> None:
+        """Keep both messages of a client's round (if blobs are on)."""
+        self.writer.save_blob(round_idx, client, "down", result.down)
+        self.writer.save_blob(round_idx, client, "up", result.up)
+
+    def receive(self, client: int, data: bytes) -> Upload:
+        """Server side: decode one upload into what the method aggregates."""
+        return self.transport.receive_upload(data, client, float(self.federation.weight(client)))
+
+    # -- rounds -------------------------------------------------------------------------------
+    def begin_round(self, round_idx: int) -> None:
+        """Open the staging of client and transport state for ``round_idx``."""
+        self.clients.begin_round(round_idx)
+        self.transport.begin_round(round_idx)
+
+    def finish_round(self, round_idx: int, rows: list[dict], uploads: list[Upload]) -> None:
+        """Aggregate, record rows and evaluation, checkpoint, then commit staged client state.
+
+        ``rows`` are every row of the round (also of clients whose upload was not aggregated);
+        the global training loss that drives EcoLoRA's k schedule averages the aggregated ones.
+        """
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        self.method.aggregate(uploads)
+        server_s = time.perf_counter() - t0
+        used = {u.client for u in uploads}
+        counted = [r for r in rows if r["client"] in used and r.get("aggregated", 1)]
+        weights = np.array([r["samples"] for r in counted], dtype=float)
+        if counted:  # a deadline round where nothing arrived teaches the k schedule nothing
+            self.transport.end_round(round_idx, float(np.average([r["train_loss"] for r in counted], weights=weights)))
+        for r in rows:
+            r["server_s"] = server_s
+        self.writer.add_round(rows)
+        last = round_idx == cfg.rounds - 1
+        if last or (round_idx + 1) % cfg.eval_every == 0:
+            row = self.evaluate(round_idx, cfg.arc_final if last else cfg.arc_subset)
+            self.writer.add_eval({**row, "label": "final" if last else "global"})
+            if self.bar is not None:
+                self.bar.set_postfix(eval_loss=f"{row['eval_loss']:.3f}")
+        self.recorder.write_checkpoint(round_idx, self.method, self.transport)
+        self.clients.commit()
+        self.transport.commit()
+        self.completed = round_idx
+        if self.bar is not None:
+            self.bar.update()
+
+    # -- start and end --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Write run.json and the base model's evaluation, or restore a checkpoint."""
+        if self.completed >= 0:
+            self.recorder.restore(self.method, self.transport)
+            self.writer.load_existing(self.completed + 1)
+        else:
+            meta = Recorder.meta(self.cfg, self.out, self.base, self.method, self.federation)
+            meta["compute"] = {**self.compute.describe(), "gradient_checkpointing": self.cfg.gradient_checkpointing}
+            self.writer.write_meta(meta)
+            self.writer.add_eval({**self.evaluate(-1, self.cfg.arc_final), "label": "base"})
+        self.bar = tqdm(total=self.cfg.rounds, initial=self.completed + 1, desc=f"{self.cfg.method_label} rounds",
+                        disable=not self.progress)
+
+    def close(self, **meta) -> Path:
+        """Mark the run complete (with any schedule-specific metadata); returns the run directory."""
+        if self.bar is not None:
+            self.bar.close()
+        self.writer.update_meta(status="complete", **meta)
+        return self.out

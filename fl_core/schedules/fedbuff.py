@@ -1,0 +1,102 @@
+"""Asynchronous buffered aggregation (FedBuff, Nguyen et al., 2022; EcoLoRA Appendix C, Table 10).
+
+``concurrency`` clients are in flight at once. A client is dispatched with the global
+adapter of the current version, trains, and its update arrives after its download, its
+measured compute time and its upload — the transfer times come from the network (an
+:class:`~fl_core.schedules.base.ArrivalModel`, which the harness backs with ns-3 flows over
+each client's own link). The server aggregates as soon as ``participants`` updates (the
+buffer) have arrived, weighting each by (1 + staleness)^-exponent, bumps the version and
+dispatches a new client for every one that arrived. Clients on slow links arrive late and
+fill fewer buffers; their updates, when they land, are stale.
+
+Choice: arrival times are computed per dispatched client from its actual message sizes
+(ns-3 run per flow, cached by (bytes, rates, latency, TCP)), not from a precomputed
+schedule, because the message sizes are only known once the client has encoded them.
+The client trains at dispatch time (its update depends only on the global it received),
+so the simulated timeline and the training order are consistent.
+
+``rounds.csv``: ``dispatch`` is the dispatch counter (it also picks an EcoLoRA client's
+segment, as a position does in a synchronous round); ``position`` is the update's place
+in the buffer it was aggregated in. (Runs written before this column existed carry the
+dispatch counter in ``position``.)
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fl_core.schedules.base import Schedule
+
+
+@dataclass(order=True)
+class _InFlight:
+    arrival_s: float
+    seq: int
+    client: int = field(compare=False)
+    result: object = field(compare=False)
+
+
+class FedBuffSchedule(Schedule):
+    """Buffered asynchronous aggregation with staleness weighting."""
+
+    name = "fedbuff"
+    label = "FedBuff"
+    needs_arrivals = True
+    resumable = False  # in-flight clients are not checkpointed
+
+    def run(self, ctx, arrivals) -> Path:
+        """Train ``cfg.rounds`` buffered aggregations; rows carry dispatch/arrival times and staleness."""
+        cfg, method = ctx.cfg, ctx.method
+        ctx.start()
+        concurrency = cfg.concurrency or 2 * cfg.participants
+        rng = np.random.default_rng([cfg.seed, 3])
+        idle = set(range(cfg.n_clients))
+        heap: list[_InFlight] = []
+        snapshots: dict[int, object] = {}
+        seq = 0
+
+        def dispatch(version: int, now: float) -> None:
+            nonlocal seq
+            client = int(rng.choice(sorted(idle)))
+            idle.discard(client)
+            result = ctx.client_step(version, seq, client)
+            row = result.row
+            down_s, up_s = arrivals.transfer_times(client, row["downlink_bytes"], row["uplink_bytes"])
+            row.update(dispatch=seq, dispatch_round=version, dispatch_s=now, download_s=down_s, upload_s=up_s,
+                       arrival_s=now + down_s + row["compute_s"] + up_s)
+            heapq.heappush(heap, _InFlight(row["arrival_s"], seq, client, result))
+            seq += 1
+
+        ctx.begin_round(0)
+        snapshots[0] = method.global_vector.clone()
+        for _ in range(concurrency):
+            dispatch(0, 0.0)
+        for version in range(cfg.rounds):
+            buffer = [heapq.heappop(heap) for _ in range(cfg.participants)]
+            rows, uploads = [], []
+            for position, item in enumerate(buffer):
+                row = item.result.row
+                upload = ctx.receive(item.client, item.result.up)
+                staleness = version - row["dispatch_round"]
+                weight = (1 + staleness) ** -cfg.staleness_exponent
+                current = method.global_vector
+                reference = current if ctx.transport.uploads_are_updates else snapshots[row["dispatch_round"]]
+                upload.vector = current + weight * (upload.vector - reference)
+                row.update(round=version, position=position, staleness=staleness, staleness_weight=weight)
+                ctx.save_blobs(version, item.client, item.result)
+                rows.append(row)
+                uploads.append(upload)
+            ctx.finish_round(version, rows, uploads)
+            idle.update(item.client for item in buffer)
+            if version + 1 < cfg.rounds:
+                ctx.begin_round(version + 1)
+                snapshots[version + 1] = method.global_vector.clone()
+                in_flight_versions = {i.result.row["dispatch_round"] for i in heap} | {version + 1}
+                for v in [v for v in snapshots if v not in in_flight_versions]:
+                    del snapshots[v]
+                for item in buffer:
+                    dispatch(version + 1, item.arrival_s)
+        return ctx.close(concurrency=concurrency, discarded_in_flight=[i.client for i in sorted(heap)])

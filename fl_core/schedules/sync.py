@@ -1,0 +1,27 @@
+"""Synchronous rounds: N_t clients sampled uniformly per round, every upload aggregated."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fl_core.federation import sample_participants
+from fl_core.schedules.base import Schedule
+
+
+class SyncSchedule(Schedule):
+    """The paper's rounds: sample, train every participant, aggregate them all."""
+
+    name = "sync"
+    label = "synchronous rounds"
+
+    def run(self, ctx, arrivals=None) -> Path:
+        ctx.start()
+        for t in range(ctx.completed + 1, ctx.cfg.rounds):
+            ctx.begin_round(t)
+            rows, uploads = [], []
+            for position, client in enumerate(sample_participants(ctx.cfg, t)):
+                result = ctx.client_step(t, position, client)
+                ctx.save_blobs(t, client, result)
+                rows.append(result.row)
+                uploads.append(ctx.receive(client, result.up))
+            ctx.finish_round(t, rows, uploads)
+        return ctx.close()
