@@ -136,9 +136,6 @@ class RunConfig:
             (len(self.target_modules) > 0, "at least one LoRA target module is needed"),
             (self.mmlu_subset is None or self.mmlu_subset >= 1, f"mmlu_subset={self.mmlu_subset} must be >= 1"),
         ]
-        if self.participation not in SCHEDULE_OF_PARTICIPATION:
-            checks.append((False, f"unknown participation {self.participation!r}; choose one of "
-                                  f"{', '.join(SCHEDULE_OF_PARTICIPATION)}"))
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)

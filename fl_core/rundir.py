@@ -109,8 +109,9 @@ class RunRecord:
 
     path: Path
     meta: dict
-    rounds: pd.DataFrame
+    rounds: pd.DataFrame  # one row per message exchange (round, client)
     evals: pd.DataFrame
+    invitations: pd.DataFrame | None = None  # deadline runs: also the invited clients that were unavailable
 
     @property
     def name(self) -> str:
@@ -152,6 +153,9 @@ def read_run(path: str | Path) -> RunRecord:
         rounds = pd.read_csv(rounds_file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise RunDirError(f"{rounds_file}: cannot parse ({str(exc).splitlines()[0]})") from None
+    invitations = rounds
+    if "unavailable" in rounds:  # deadline schedule: unavailable invitees exchanged nothing
+        rounds = rounds[pd.to_numeric(rounds["unavailable"], errors="coerce") != 1].reset_index(drop=True)
     missing = [c for c in REQUIRED_ROUND_COLUMNS if c not in rounds]
     if missing:
         raise RunDirError(f"{rounds_file}: missing columns {', '.join(missing)}")
@@ -165,7 +169,7 @@ def read_run(path: str | Path) -> RunRecord:
             evals = check_frame(pd.read_csv(eval_file), EVAL_TYPES, str(eval_file), RunDirError)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise RunDirError(f"{eval_file}: cannot parse ({str(exc).splitlines()[0]})") from None
-    return RunRecord(path, meta, rounds, evals)
+    return RunRecord(path, meta, rounds, evals, invitations)
 
 
 def verify_blobs(run: RunRecord) -> int:

@@ -119,7 +119,7 @@ INVALID = [
     ("unknown-method", _cfg(method="fedavg"), "unknown method 'fedavg'"),
     ("unknown-objective", _cfg(objective="ppo"), "unknown objective 'ppo'"),
     ("unknown-partition", _cfg(partition="zipf"), "unknown partition 'zipf'"),
-    ("unknown-participation", _cfg(participation="lottery"), "unknown participation"),
+    ("unknown-participation", _cfg(participation="lottery"), "unknown schedule (participation) 'lottery'"),
     ("segments", _cfg(ecolora=EcoLoRAConfig(n_segments=5)), "N_s (=5)"),
 ]
 
@@ -185,11 +185,7 @@ def test_a_toy_schedule_is_one_class_and_one_registry_line(tiny_cfg, tmp_path, m
             return ctx.close()
 
     monkeypatch.setitem(schedules.SCHEDULES, "solo", SoloSchedule)  # the registry line
-    monkeypatch.setattr(type(tiny_cfg()), "schedule", property(lambda self: "solo"))
-    from fl_core.methods.fedit import FedIT
-
-    monkeypatch.setattr(FedIT, "schedules", FedIT.schedules + ("solo",))
-    run = read_run(loop.train(tiny_cfg(rounds=2), tmp_path / "solo", progress=False))
+    run = read_run(loop.train(tiny_cfg(rounds=2, participation="solo"), tmp_path / "solo", progress=False))
     assert list(run.rounds.groupby("round").size()) == [1, 1]
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from fl_core.schedules.sync import SyncSchedule
 from fl_core import loop
 from fl_core.device import resolve
 from fl_core.errors import ConfigError
@@ -44,11 +45,11 @@ def test_train_cli_with_cuda_on_a_cpu_machine_prints_one_error_line(dolly_file, 
 
 def test_bfloat16_base_on_cpu_trains_with_float32_adapters(tiny_cfg, tmp_path):
     cfg = tiny_cfg(rounds=3, device="cpu", dtype="bfloat16", gradient_checkpointing=True)
-    trainer = loop.Trainer(cfg, tmp_path / "bf16", progress=False)
+    trainer = loop.RunContext(cfg, tmp_path / "bf16", progress=False)
     params = dict(trainer.method.model.named_parameters())
     assert {p.dtype for n, p in params.items() if "lora_" in n} == {torch.float32}
     assert {p.dtype for n, p in params.items() if "lora_" not in n} == {torch.bfloat16}
-    run = read_run(trainer.run())
+    run = read_run(SyncSchedule().run(trainer))
     assert run.meta["compute"] == {"device": "cpu", "device_name": trainer.compute.name, "dtype": "bfloat16",
                                    "gradient_checkpointing": True}
     assert run.evals["eval_loss"].iloc[-1] < run.evals["eval_loss"].iloc[0]

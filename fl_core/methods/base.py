@@ -45,7 +45,7 @@ class Method(ABC):
     exchanged_kinds: ClassVar[str] = "AB"  # what travels
     trained_kinds: ClassVar[str] = "AB"  # what the local optimiser updates
     objectives: ClassVar[tuple[str, ...]] = ("sft",)
-    schedules: ClassVar[tuple[str, ...]] = ("sync", "deadline")
+    schedules: ClassVar[tuple[str, ...] | None] = ("sync", "deadline")  # None: every registered schedule
     composes_with_ecolora: ClassVar[bool] = False
     ecolora_download: ClassVar[str] = "broadcast"
     config_type: ClassVar[type | None] = None
@@ -57,7 +57,7 @@ class Method(ABC):
         """Why this method cannot run ``cfg`` (objective, schedule, EcoLoRA), or None."""
         if cfg.objective not in cls.objectives:
             return f"method {cls.name!r} does not support objective {cfg.objective!r}"
-        if cfg.schedule not in cls.schedules:
+        if cls.schedules is not None and cfg.schedule not in cls.schedules:
             from fl_core.schedules import get_schedule
 
             label = get_schedule(cfg.schedule).label
@@ -200,8 +200,7 @@ class SingleAdapterMethod(Method):
     """One shared global adapter vector, FedAvg-aggregated (sample-weighted, Eq. 2 with coverage)."""
 
     objectives = ("sft", "dpo")
-    schedules = ("sync", "fedbuff", "deadline")
-    shares_one_layout = True
+    schedules = None  # one shared layout: FedBuff's staleness mixing works too
 
     def __init__(self, cfg, base: BaseModel) -> None:
         super().__init__(cfg, base)

@@ -20,4 +20,4 @@ def get_schedule(name: str) -> type[Schedule]:
     try:
         return SCHEDULES[name]
     except KeyError:
-        raise ConfigError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}") from None
+        raise ConfigError(f"unknown schedule (participation) {name!r}; choose one of {', '.join(SCHEDULES)}") from None

@@ -204,7 +204,7 @@ def build_config(opts: dict):
         eco = EcoLoRAConfig(**{k[9:]: v for k, v in opts.items() if k.startswith("ecolora__")})
     participation = opts["participation"]
     if opts["schedule"] is not None:
-        wanted = {v: k for k, v in SCHEDULE_OF_PARTICIPATION.items()}[opts["schedule"]]
+        wanted = {v: k for k, v in SCHEDULE_OF_PARTICIPATION.items()}.get(opts["schedule"], opts["schedule"])
         if participation not in ("uniform", wanted):
             raise ConfigError(f"--schedule {opts['schedule']} contradicts --participation {participation}")
         participation = wanted
@@ -253,6 +253,8 @@ def check_resume_options(opts: dict):
         elif "__" in key:
             component, name = key.split("__", 1)
             current[key] = saved.settings.get(component, {}).get(name)
+    ctx = click.get_current_context(silent=True)
+    flags = {p.name: p.opts[0] for p in ctx.command.params} if ctx is not None else {}
     conflicts = []
     for key, value in opts.items():
         if key in SAFE_ON_RESUME or not _given(key):
@@ -267,7 +269,7 @@ def check_resume_options(opts: dict):
         if key == "out" and value.resolve() == Path(saved_value).resolve():
             continue
         if value != saved_value:
-            flag = "--" + key.split("__")[-1].replace("_", "-")
+            flag = flags.get(key, "--" + key.split("__")[-1].replace("_", "-"))
             conflicts.append(f"{flag} {value} (saved: {saved_value})")
     if conflicts:
         raise ConfigError(f"--resume continues the saved run; these options differ from it: {'; '.join(conflicts)}. "
