@@ -9,7 +9,7 @@ from fl_core.config import RunConfig
 from fl_core.rundir import read_run
 from fl_core.schedules.base import Transfer
 from fl_core.schedules.deadline import DeadlineConfig, select_arrivals
-from harness.arrivals import NetworkRoundArrivals
+from harness.arrivals import NetworkArrivals
 from harness.cli import main
 
 SLOW = {0, 1}  # clients on 0.2/1 Mbps; the others on 5/25 Mbps
@@ -49,7 +49,8 @@ def test_slow_clients_miss_a_tight_deadline(deadline_run):
 
 def test_replaying_the_rows_reproduces_the_arrival_order(deadline_run):
     cfg = RunConfig.from_dict(deadline_run.meta["config"])
-    arrivals = NetworkRoundArrivals(cfg)
+    arrivals = NetworkArrivals(cfg)
+    arrivals.run = deadline_run.path.name
     deadline = cfg.settings_of("deadline", DeadlineConfig).deadline_s
     for t, r in deadline_run.rounds.groupby("round"):
         transfers = [Transfer(int(x.client), int(x.downlink_bytes), float(x.compute_s), int(x.uplink_bytes))
