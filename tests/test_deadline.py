@@ -77,3 +77,26 @@ def test_availability_trace_decides_who_is_available(dolly_file, tmp_path):
     assert (inv.loc[inv["round"] == 0, "unavailable"] == 1).all()
     assert (inv.loc[inv["round"] == 1, "aggregated"].sum()) == 2
     assert set(run.rounds["round"]) == {1}
+
+
+def test_lossy_slow_links_from_a_scenario_file_are_dropped(dolly_file, tmp_path):
+    """Clients 0 and 1 on 0.2/1 Mbps with 5 % random loss both ways; the rest on 5/25 Mbps."""
+    scenario = tmp_path / "lossy.toml"
+    scenario.write_text('description = "two lossy 0.2/1 clients"\nseed = 3\n[link]\nup = "5Mbps"\ndown = "25Mbps"\n'
+                        '[[clients]]\nids = [0, 1]\nup = "0.2Mbps"\ndown = "1Mbps"\nloss = 0.05\n'
+                        '[round]\nschedule = "deadline"\ndeadline = "2s"\nover_selection = 2.0\n')
+    out = tmp_path / "run"
+    args = ["train", "--model", "tiny-llama", "--dataset", str(dolly_file), "--clients", "6", "--participants", "2",
+            "--rounds", "3", "--local-steps", "1", "--batch-size", "2", "--max-len", "48", "--rank", "32",
+            "--eval-examples", "8", "--arc-subset", "0", "--arc-final", "0", "--no-progress",
+            "--scenario", str(scenario), "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    run = read_run(out)
+    rows = run.invitations
+    print("\n" + rows[["round", "client", "aggregated", "late", "arrival_s"]].to_string(index=False))
+    assert run.meta["schedule"] == "deadline"
+    assert (rows.groupby("round").size() == 4).all()
+    assert (rows.loc[rows["client"].isin(SLOW), "aggregated"] == 0).all()
+    assert (rows.loc[~rows["client"].isin(SLOW), "aggregated"] == 1).sum() == sum(
+        min(2, (~r["client"].isin(SLOW)).sum()) for _, r in rows.groupby("round"))

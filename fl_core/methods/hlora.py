@@ -38,8 +38,9 @@ import torch
 
 from fl_core.adapter import Layout
 from fl_core.client_state import ClientState
-from fl_core.methods.base import Upload
-from fl_core.methods.hetero import MultiRankMethod, adapter_name, fp16_exact
+from fl_core.codec.rounding import fp16_exact
+from fl_core.methods.hetero import MultiRankMethod
+from fl_core.transports.messages import Upload
 
 
 class HLoRA(MultiRankMethod):
@@ -79,8 +80,7 @@ class HLoRA(MultiRankMethod):
         init = layout.unflatten(self.init_vector(self.round, client))
         parts = {}
         for t in self.targets:
-            a_name = f"{t.prefix}.lora_A.{adapter_name(rank)}.weight"
-            b_name = f"{t.prefix}.lora_B.{adapter_name(rank)}.weight"
+            a_name, b_name = t.param("A", rank), t.param("B", rank)
             u, s, vh, live = self.factors[t.prefix]
             k = min(rank, s.numel())
             a, b = init[a_name].clone(), init[b_name].clone()
@@ -107,8 +107,7 @@ class HLoRA(MultiRankMethod):
     def _product(self, client: int, vector: torch.Tensor) -> dict[str, torch.Tensor]:
         rank = self.client_rank(client)
         tensors = self.client_layout(client).unflatten(vector)
-        return {t.prefix: self.scaling * tensors[f"{t.prefix}.lora_B.{adapter_name(rank)}.weight"]
-                @ tensors[f"{t.prefix}.lora_A.{adapter_name(rank)}.weight"] for t in self.targets}
+        return {t.prefix: self.scaling * tensors[t.param("B", rank)] @ tensors[t.param("A", rank)] for t in self.targets}
 
     def aggregate(self, uploads: list[Upload]) -> None:
         """Delta W += sum_i p_i (s B_i A_i - s B_i^0 A_i^0), then re-factorise."""

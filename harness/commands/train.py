@@ -208,15 +208,17 @@ def build_config(opts: dict):
         if participation not in ("uniform", wanted):
             raise ConfigError(f"--schedule {opts['schedule']} contradicts --participation {participation}")
         participation = wanted
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
-    values = {k: v for k, v in opts.items() if k in fields and v is not None}
-    values.update(method=base, participation=participation, ecolora=eco, scenario=opts["scenario"],
-                  links=tuple(n.name for n in opts["links"] or ()))
     settings: dict[str, dict] = {}
     for key, value in opts.items():
         if "__" in key and not key.startswith("ecolora__") and value is not None:
             component, name = key.split("__", 1)
             settings.setdefault(component, {})[name] = value
+    if opts["scenario"] is not None:
+        participation = _scenario_round_policy(opts, participation, settings)
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    values = {k: v for k, v in opts.items() if k in fields and v is not None}
+    values.update(method=base, participation=participation, ecolora=eco, scenario=opts["scenario"],
+                  links=tuple(n.name for n in opts["links"] or ()))
     cfg = RunConfig(**values, settings=settings)
     chosen = {cfg.method, cfg.objective, cfg.schedule}
     for component in settings:
@@ -228,6 +230,23 @@ def build_config(opts: dict):
         raise DataError(f"dataset file {opts['dataset']!r} does not exist")
     check(cfg, arrivals=None)
     return cfg
+
+
+def _scenario_round_policy(opts: dict, participation: str, settings: dict) -> str:
+    """A scenario's round policy (schedule, deadline, over-selection, availability) where the command line
+    says nothing else; returns the participation."""
+    from fl_core.config import SCHEDULE_OF_PARTICIPATION
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(opts["scenario"])
+    if opts["schedule"] is None and participation == "uniform" and scenario.schedule != "sync":
+        participation = {v: k for k, v in SCHEDULE_OF_PARTICIPATION.items()}.get(scenario.schedule, scenario.schedule)
+    if participation == "deadline":
+        mine = settings.setdefault("deadline", {})
+        for name in ("deadline_s", "over_selection", "availability"):
+            if name not in mine and getattr(scenario, name) is not None:
+                mine[name] = getattr(scenario, name)
+    return participation
 
 
 def _given(name: str) -> bool:
