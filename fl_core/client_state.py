@@ -46,9 +46,13 @@ class ClientStore:
     def _file(self, folder: Path, client: int) -> Path:
         return folder / f"c{client:05d}.safetensors"
 
-    def load(self, client: int) -> ClientState:
-        """The client's latest committed state (a fresh one if it never participated)."""
+    def load(self, client: int, staged: bool = False) -> ClientState:
+        """The client's latest committed state (a fresh one if it never participated); with
+        ``staged``, the state this round staged for it when there is one (for evaluations
+        that run before the round's commit)."""
         path = self._file(self.committed, client)
+        if staged and self._file(self.staging, client).is_file():
+            path = self._file(self.staging, client)
         if not path.is_file():
             return ClientState()
         tensors = load_file(path)

@@ -167,6 +167,8 @@ class RunConfig:
         cfg = cls(**{k: v for k, v in data.items() if k in known}, settings=settings)
         if eco and "dense_fallback" not in eco:  # written before these options: keep its message sizes
             eco = {"raw_position_bits": 32, "dense_fallback": False, **eco}
+        if eco and "stack_download" not in eco:  # FLoRA w/ EcoLoRA sent the sparse offset before
+            eco = {"stack_download": "offset", **eco}
         cfg.ecolora = EcoLoRAConfig(**eco) if eco else None
         return cfg
 

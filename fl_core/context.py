@@ -28,7 +28,9 @@ from fl_core.client_state import ClientStore
 from fl_core.config import RunConfig
 from fl_core.device import resolve
 from fl_core.eval_cache import cached_accuracy
-from fl_core.evaluate import DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, run_benchmarks
+from fl_core.evaluate import (
+    DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, personalised_metrics, run_benchmarks,
+)
 from fl_core.federation import Federation, build_federation, load_examples
 from fl_core.methods import get_method
 from fl_core.model import load_base_model
@@ -82,6 +84,14 @@ class RunContext:
         row.update(run_benchmarks(names, heldout=self.federation.heldout, arc_limit=arc_limit,
                                   mmlu_limit=self.cfg.mmlu_subset, seed=self.cfg.seed,
                                   score=functools.partial(self._accuracy, round_idx)))
+        if getattr(self.method, "personalised", False) and round_idx >= 0:
+            if not hasattr(self, "heldout_by_category"):
+                cats = sorted({e.category for e in self.federation.heldout})
+                self.heldout_by_category = {c: self.objective.prepare(
+                    [e for e in self.federation.heldout if e.category == c]) for c in cats}
+            row.update(personalised_metrics(self.method, self.objective, self.federation,
+                                            functools.partial(self.clients.load, staged=True),
+                                            self.heldout_by_category))
         return row
 
     def _accuracy(self, round_idx: int, benchmark: str, questions: list, prompt=mc_prompt, separator: str = " ") -> float:

@@ -173,3 +173,36 @@ def run_benchmarks(names, *, score: Callable[..., float], heldout: list, arc_lim
             continue
         row.update(BENCHMARKS[name](score, ctx))
     return row
+
+
+def own_distribution_loss(model: torch.nn.Module, objective, by_category: dict[str, list],
+                          histogram: dict[str, int]) -> float:
+    """Held-out loss on one client's own distribution: per-category held-out losses weighted by
+    the client's category counts (categories absent from the held-out set drop out)."""
+    weights = {c: n for c, n in histogram.items() if n > 0 and by_category.get(c)}
+    if not weights:
+        return float("nan")
+    total = sum(weights.values())
+    return sum(n / total * heldout_loss(model, objective, by_category[c]) for c, n in weights.items())
+
+
+def personalised_metrics(method, objective, federation, load_state: Callable[[int], object],
+                         by_category: dict[str, list]) -> dict:
+    """Personalised methods (CE-LoRA): the mean over the last round's participants of each client's
+    own model (its A, B and the core it would receive now) on held-out data of its own distribution,
+    ``personal_eval_loss``, beside the consensus model on the same per-client distributions,
+    ``consensus_own_eval_loss``. Leaves the consensus adapter loaded."""
+    clients = list(getattr(method, "pool_clients", []))
+    personal, consensus = [], []
+    for client in clients:
+        histogram = federation.histograms[client]
+        if not method.load_personal(client, load_state(client)):
+            continue
+        personal.append(own_distribution_loss(method.model, objective, by_category, histogram))
+        method.load_global()
+        consensus.append(own_distribution_loss(method.model, objective, by_category, histogram))
+    method.load_global()
+    if not personal:
+        return {}
+    return {"personal_eval_loss": sum(personal) / len(personal),
+            "consensus_own_eval_loss": sum(consensus) / len(consensus), "personal_clients": len(personal)}

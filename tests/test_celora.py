@@ -65,6 +65,24 @@ def test_celora_uploads_only_c(tiny_cfg, tmp_path):
     cores = [decode_message(run.blob_path(1, c, "down").read_bytes())[1].to_dense() for c in second["client"]]
     assert all(not torch.equal(cores[0], c) for c in cores[1:])  # every participant gets its own aggregate
     assert run.evals["eval_loss"].notna().all()
+    trained = run.evals[run.evals["round"] >= 0]  # each client's own model beside the consensus, per own data
+    assert trained["personal_eval_loss"].notna().all() and trained["consensus_own_eval_loss"].notna().all()
+    assert (trained["personal_clients"] == 3).all()
+    assert (trained["personal_eval_loss"] != trained["consensus_own_eval_loss"]).all()
+
+
+def test_personal_model_is_own_ab_with_its_own_core():
+    method = _method()
+    clients, directions = [0, 1, 2], [torch.randn(method.layout.numel) for _ in range(3)]
+    _pool(method, clients, [1.0, 1.0, 1.0], directions)
+    from fl_core.client_state import ClientState
+    from fl_core.methods.celora import LOCAL_AB
+
+    assert not method.load_personal(0, ClientState())  # never trained: no own A, B
+    own_ab = method.local_init + 0.01
+    assert method.load_personal(1, ClientState(0, {LOCAL_AB: own_ab}))
+    assert torch.equal(method.get_vector(method.local_layout), own_ab)
+    assert torch.equal(method.get_vector(), method.download_vector(1))  # the core client 1 would receive
 
 
 def _pool(method, clients, weights, directions):

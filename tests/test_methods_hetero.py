@@ -187,6 +187,23 @@ def test_hetero_run_directory_matches_the_blobs(tiny_cfg, tmp_path, method, ecol
         assert (r["downlink_bytes"] == r["uplink_bytes"]).all()  # own-rank factors both ways
 
 
+def test_flora_ecolora_downloads_the_dense_stack_as_table1_implies(tiny_cfg, tmp_path):
+    """docs/METHODS.md: Table 1 implies FLoRA w/ EcoLoRA downloads FLoRA's whole stack (ratio 1 per
+    client-round); the exact sparse offset stays an option and is smaller."""
+    def down(name, eco):
+        cfg = tiny_cfg(method="flora", rounds=2, ranks=(8, 4, 2), ecolora=eco)
+        r = read_run(loop.train(cfg, tmp_path / name, progress=False)).rounds
+        return r[r["round"] == 1]
+
+    flora = down("flora", None)
+    dense = down("dense", EcoLoRAConfig(n_segments=3))
+    offset = down("offset", EcoLoRAConfig(n_segments=3, stack_download="offset"))
+    payload = dense["down_value_bytes"] + dense["down_position_bytes"]
+    assert (payload / (flora["down_value_bytes"] + flora["down_position_bytes"])).eq(1.0).all()
+    assert (dense["down_position_bytes"] == 0).all()
+    assert (offset["downlink_bytes"] < dense["downlink_bytes"]).all()
+
+
 @pytest.mark.parametrize("method,ecolora", [("flora", False), ("flora", True), ("hlora", False), ("celora", False)])
 def test_interrupted_run_resumes_to_identical_bytes(tiny_cfg, tmp_path, monkeypatch, method, ecolora):
     cfg = dict(method=method, rounds=3, ranks=(8, 4, 2), ecolora=EcoLoRAConfig(n_segments=3) if ecolora else None)

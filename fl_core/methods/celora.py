@@ -83,6 +83,7 @@ class CELoRA(SingleAdapterMethod):
     objectives = ("sft", "dpo")
     schedules = ("sync", "deadline")
     why_not = "its downloads are personalised per client"
+    personalised = True  # eval.csv also reports each client's own model (fl_core.evaluate.personalised_metrics)
     config_type = CELoRAConfig
 
     def __init__(self, cfg, base: BaseModel) -> None:
@@ -170,6 +171,15 @@ class CELoRA(SingleAdapterMethod):
     def load_global(self) -> None:
         """The consensus adapter (see the module doc)."""
         self.set_vector(self.eval_vector, self.full_layout)
+
+    def load_personal(self, client: int, state: ClientState) -> bool:
+        """Client ``client``'s own model: its A and B with the core it would receive now (its
+        personalised aggregate of the last pool). False when it has no A and B yet or no pool."""
+        if LOCAL_AB not in state.tensors or not self.pool_clients:
+            return False
+        self.set_vector(state.tensors[LOCAL_AB], self.local_layout)
+        self.set_vector(fp16_exact(self.personal_weights(client) @ self.pool_c))
+        return True
 
     # -- checkpoint -------------------------------------------------------------------------
     def server_state(self) -> dict[str, torch.Tensor]:

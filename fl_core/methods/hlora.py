@@ -5,7 +5,9 @@ smaller adapters to the largest rank with zeros and average A and B separately, 
 biases the aggregate (a zero-padded B_i A_i is not averaged with the products of the
 others, and averaging factors is not averaging products). It proposes "a novel
 aggregation method for different low-rank adaptors on the server" without more detail in
-the summary, so we implement the principled option, in product space:
+the summary, so what follows is **our reading, not the paper's formula** (the seed has no
+equation or algorithm of HLoRA; docs/METHODS.md lists the equations). We implement the
+principled option, in product space:
 
 * The server keeps the global update per target module as a full matrix
   Delta W (out x in), zero at the start.

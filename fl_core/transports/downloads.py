@@ -6,9 +6,11 @@
   coded (3.5); the server mirrors every client's copy, so both sides hold bit-identical
   vectors. The client mixes it with its stale adapter (Eq. 3). Clients keep their
   residual and last adapter between participations (``keeps_local_progress``).
-* :class:`ExactStack` — FLoRA's stack, exact: its offset from the seeded initial stack,
-  sparse-coded when smaller. Nothing to trail, no per-client copies; the client's local
-  adapter is re-initialised every round, so it keeps no residual.
+* :class:`ExactStack` — FLoRA's stack, exact: its offset from the seeded initial stack, sent
+  dense by default (``stack_download="dense"``: the size of FLoRA's own stack, the download
+  Table 1 implies, docs/METHODS.md) or sparse-coded when smaller (``"offset"``). Nothing to
+  trail, no per-client copies; the client's local adapter is re-initialised every round, so
+  it keeps no residual.
 
 A policy is chosen by the method's ``ecolora_download`` attribute (``DOWNLOAD_POLICIES``).
 """
@@ -106,12 +108,13 @@ class ExactStack:
         """Nothing to trail: the download is the last round's stack."""
 
     def download(self, round_idx: int, client: int) -> Encoded:
-        """Server side: the stack's offset from its seeded initialisation, sparse-coded when smaller."""
+        """Server side: the stack's offset from its seeded initialisation, dense (the paper's size) or
+        sparse-coded when smaller (``stack_download="offset"``)."""
         layout = self.method.download_layout(client)
         vector = self.method.download_vector(client)
         header = Header(self.method.label, round_idx, SERVER, client, self.sparse_codec, layout.fingerprint,
                         0, layout.numel)
-        if self.cfg.sparsify_download:
+        if self.cfg.stack_download == "offset" and self.cfg.sparsify_download:
             return encode_smallest(header, SparseVector.from_dense(vector))
         return encode_message(replace(header, codec="dense-fp16"), SparseVector.full(vector))
 

@@ -37,6 +37,9 @@ class EcoLoRAConfig:
                                    flag="--dense-fallback/--no-dense-fallback")
     sparsify_download: bool = setting(True, "EcoLoRA: sparse downloads (the server's trailing broadcast adapter).",
                                       flag="--sparsify-download/--dense-download")
+    stack_download: str = setting("dense", "FLoRA w/ EcoLoRA download: 'dense', the whole stack as FLoRA sends it "
+                                  "(what Table 1 implies, docs/METHODS.md), or 'offset', its exact sparse offset "
+                                  "from the seeded initial stack (smaller).", choices=("dense", "offset"))
 
     @property
     def sparse_codec(self) -> str:
@@ -49,6 +52,8 @@ class EcoLoRAConfig:
             v = getattr(self, name)
             if not (0 < v <= 1):
                 raise ConfigError(f"{name}={v} must lie in (0, 1]")
+        if self.stack_download not in ("dense", "offset"):
+            raise ConfigError(f"stack_download={self.stack_download!r} must be 'dense' or 'offset'")
         if self.raw_position_bits not in (16, 32):
             raise ConfigError(f"raw_position_bits={self.raw_position_bits} must be 16 or 32")
         if self.fixed_k is not None and not (0 < self.fixed_k <= 1):
