@@ -186,6 +186,17 @@ def test_random_results_are_deterministic_per_seed_and_batching_changes_nothing(
     assert ns3(_uncached, flows.flow_times, specs) == ns3(_uncached, flows.flow_times, specs, batch=False)
 
 
+def test_long_loss_bursts_do_not_stall_a_flow():
+    """GE with 2 % loss in bursts of 20 packet times (240 ms at 1 Mbps): the channel keeps evolving while
+    TCP backs off, so every 100 kB flow completes within a few seconds of its lossless time (8 x 0.1 MB
+    at 1 Mbps is ~0.9 s); a per-packet chain held a backed-off sender in the Bad state for minutes."""
+    bursty = Impairments(loss=GilbertElliott.from_rate(0.02, 20))
+    seconds = ns3(_uncached, flows.flow_times,
+                  [FlowSpec(100 * KB, 1e6, 5e6, 0.05, data=bursty, ack=bursty, data_seed=s, ack_seed=s + 100)
+                   for s in range(6)])
+    assert all(0.9 < s < 15 for s in seconds)
+
+
 def test_flow_cache_on_disk_is_reused(tmp_path):
     """A second worker-side lookup reads the stored value instead of simulating."""
     spec = FlowSpec(50 * KB, 1e6, 5e6, 0.05, data=Impairments(loss=RandomLoss(0.01)), data_seed=3)
