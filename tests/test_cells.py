@@ -162,3 +162,16 @@ def test_cell_rounds_are_cached_on_disk(tmp_path):
         assert ns3(flowcache.disk).misses == 2
     finally:
         ns3(flowcache.reset, None)
+
+
+def test_cells_give_the_schedules_their_arrival_times():
+    from harness.arrivals import ScenarioArrivals
+    from harness.scenario import load_scenario
+
+    arrivals = ScenarioArrivals(load_scenario("wifi-home"), run="r")
+    transfers = [ClientTransfer(0, 50 * KB, 0.1, 50 * KB), ClientTransfer(1, 50 * KB, 0.2, 50 * KB)]
+    first, second = arrivals.round_times(0, transfers)  # the deadline schedule's round
+    assert first.upload_done_s > first.upload_start_s > first.download_done_s > 0
+    assert arrivals.round_times(0, transfers) == [first, second]
+    down, up = arrivals.transfer_times(1, 50 * KB, 50 * KB)  # FedBuff: the client alone in the cell
+    assert down > 0 and up > 0
