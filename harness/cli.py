@@ -18,10 +18,9 @@ def on_interrupt(hint) -> None:
 
 
 def _os_error_line(exc: OSError) -> str:
-    """``cannot write /x/y: Permission denied`` from any OSError, without a traceback."""
+    """``/x/y: No space left on device`` from any OSError: the file (when known) and the reason."""
     reason = exc.strerror or str(exc) or type(exc).__name__
-    target = exc.filename if exc.filename is not None else None
-    return f"{target}: {reason}" if target is not None else reason
+    return f"{exc.filename}: {reason}" if exc.filename is not None else reason
 
 
 class _Group(click.Group):
