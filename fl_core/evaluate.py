@@ -51,36 +51,51 @@ def cache_argument(decoder: torch.nn.Module) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def _choice_logprobs(decoder, head, tokenizer, context: str, choices: list[str]) -> list[float]:
-    """Sum of log-probabilities of each choice given the shared context.
+def scored_logprobs(core: torch.nn.Module, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(target) from the hidden states that predict each target: the output head runs only there
+    (projecting every position onto a 49k vocabulary would dominate the cost), with the model's final
+    logit soft-capping where it has one (Gemma 2)."""
+    logits = core.get_output_embeddings()(states).float()
+    cap = getattr(getattr(core, "config", None), "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return torch.log_softmax(logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
 
-    The context runs once and its key/value cache is shared by all choices, and the
-    output head runs only at the scored positions (a 49k-token vocabulary made projecting
-    every position the dominant cost).
+
+def continuation_logprobs(core: torch.nn.Module, context: list[int], continuations: list[list[int]],
+                          pad_id: int) -> list[float]:
+    """Sum of log-probabilities of each continuation (token ids) given the shared context (token ids).
+
+    The context runs once and its key/value cache is shared by all continuations. The one
+    scorer of the project: multiple-choice accuracy here and DPO's log-probabilities
+    (``fl_core.objectives.dpo.pair_logps``) both use it.
     """
+    decoder = core.get_decoder()
     device = model_device(decoder)
-    ctx = torch.tensor([tokenizer(context, add_special_tokens=False)["input_ids"]], device=device)
-    conts = [tokenizer(c, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id] for c in choices]
-    width = max(map(len, conts))
-    ids = torch.full((len(conts), width), tokenizer.pad_token_id, dtype=torch.long, device=device)
-    mask = torch.zeros((len(conts), ctx.shape[1] + width), dtype=torch.long, device=device)
+    ctx = torch.tensor([context], device=device)
+    width = max(map(len, continuations))
+    ids = torch.full((len(continuations), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(continuations), ctx.shape[1] + width), dtype=torch.long, device=device)
     mask[:, : ctx.shape[1]] = 1
-    for row, c in enumerate(conts):
+    for row, c in enumerate(continuations):
         ids[row, : len(c)] = torch.tensor(c)
         mask[row, ctx.shape[1] : ctx.shape[1] + len(c)] = 1
     cache_arg = cache_argument(decoder)
     with torch.no_grad():
         first = decoder(input_ids=ctx, use_cache=True)
         cache = getattr(first, cache_arg)
-        cache.batch_repeat_interleave(len(conts))
+        cache.batch_repeat_interleave(len(continuations))
         hidden = decoder(input_ids=ids, attention_mask=mask, **{cache_arg: cache}).last_hidden_state
-        last_ctx = first.last_hidden_state[0, -1:].expand(len(conts), -1)
-        scores = []
-        for row, c in enumerate(conts):
-            states = torch.cat([last_ctx[row : row + 1], hidden[row, : len(c) - 1]])
-            logp = torch.log_softmax(head(states).float(), dim=-1)
-            scores.append(float(logp.gather(-1, ids[row, : len(c), None]).sum()))
-    return scores
+        last_ctx = first.last_hidden_state[0, -1:]
+        return [float(scored_logprobs(core, torch.cat([last_ctx, hidden[row, : len(c) - 1]]), ids[row, : len(c)]).sum())
+                for row, c in enumerate(continuations)]
+
+
+def _choice_logprobs(core: torch.nn.Module, tokenizer, context: str, choices: list[str]) -> list[float]:
+    """Sum of log-probabilities of each choice (text) given the shared context (text)."""
+    conts = [tokenizer(c, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id] for c in choices]
+    return continuation_logprobs(core, tokenizer(context, add_special_tokens=False)["input_ids"], conts,
+                                 tokenizer.pad_token_id)
 
 
 def template_prompt(q: MCQuestion) -> str:
@@ -100,10 +115,9 @@ def mc_accuracy(model: torch.nn.Module, tokenizer, questions: list[MCQuestion],
         return float("nan")
     model.eval()
     core = model.get_base_model() if hasattr(model, "get_base_model") else model
-    decoder, head = core.get_decoder(), core.get_output_embeddings()
     correct = 0
     for q in questions:
-        scores = _choice_logprobs(decoder, head, tokenizer, prompt(q), [separator + c for c in q.choices])
+        scores = _choice_logprobs(core, tokenizer, prompt(q), [separator + c for c in q.choices])
         correct += int(max(range(len(scores)), key=scores.__getitem__) == q.answer_index)
     return correct / len(questions)
 

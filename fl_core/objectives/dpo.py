@@ -28,9 +28,9 @@ import torch.nn.functional as F
 
 from fl_core.data.records import PreferencePair
 from fl_core.data.template import format_preference
-from fl_core.device import model_device, to_device
+from fl_core.device import to_device
 from fl_core.errors import ConfigError, ModelError
-from fl_core.evaluate import cache_argument
+from fl_core.evaluate import continuation_logprobs, scored_logprobs
 from fl_core.objectives.local import local_train
 from fl_core.objectives.sft import IGNORE, TokenizedExample, collate, tokenize_responses
 from fl_core.settings import setting
@@ -81,16 +81,6 @@ def _core(model: torch.nn.Module) -> torch.nn.Module:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def _scored_logps(core: torch.nn.Module, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """log pi(target) from the hidden states that predict it: the output head runs only there
-    (projecting every position onto a 49k vocabulary would dominate the cost)."""
-    logits = core.get_output_embeddings()(states).float()
-    cap = getattr(core.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return -F.cross_entropy(logits, targets, reduction="none")
-
-
 def sequence_logps(model: torch.nn.Module, rows: list[TokenizedExample], pad_id: int) -> torch.Tensor:
     """Sum of log pi(token) over each row's labelled (response) tokens; shape ``[len(rows)]``."""
     batch = to_device(collate(rows, pad_id), model)
@@ -98,7 +88,7 @@ def sequence_logps(model: torch.nn.Module, rows: list[TokenizedExample], pad_id:
     hidden = core.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     labels = batch["labels"][:, 1:]
     scored = labels != IGNORE
-    token_logps = _scored_logps(core, hidden[:, :-1][scored], labels[scored])
+    token_logps = scored_logprobs(core, hidden[:, :-1][scored], labels[scored])
     return torch.zeros(len(rows), dtype=token_logps.dtype, device=token_logps.device).index_add(0, scored.nonzero()[:, 0], token_logps)
 
 
@@ -109,30 +99,9 @@ def pair_logps(model: torch.nn.Module, item: "PreferenceItem", pad_id: int) -> t
     if n == 0:
         out = sequence_logps(model, [item.chosen, item.rejected], pad_id)
         return float(out[0]), float(out[1])
-    core = _core(model)
-    decoder = core.get_decoder()
-    conts = [item.chosen.input_ids[n:], item.rejected.input_ids[n:]]
-    width = max(map(len, conts))
-    ids = torch.full((2, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((2, n + width), dtype=torch.long)
-    mask[:, :n] = 1
-    for row, c in enumerate(conts):
-        ids[row, : len(c)] = torch.tensor(c)
-        mask[row, n : n + len(c)] = 1
-    device = model_device(model)
-    ids, mask = ids.to(device), mask.to(device)
-    cache_arg = cache_argument(decoder)
-    with torch.no_grad():
-        first = decoder(input_ids=torch.tensor([item.chosen.input_ids[:n]], device=device), use_cache=True)
-        cache = getattr(first, cache_arg)
-        cache.batch_repeat_interleave(2)
-        hidden = decoder(input_ids=ids, attention_mask=mask, **{cache_arg: cache}).last_hidden_state
-        last_prompt = first.last_hidden_state[0, -1:]
-        out = []
-        for row, c in enumerate(conts):
-            states = torch.cat([last_prompt, hidden[row, : len(c) - 1]])
-            out.append(float(_scored_logps(core, states, ids[row, : len(c)]).sum()))
-    return out[0], out[1]
+    chosen, rejected = continuation_logprobs(_core(model), item.chosen.input_ids[:n],
+                                             [item.chosen.input_ids[n:], item.rejected.input_ids[n:]], pad_id)
+    return chosen, rejected
 
 
 def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
