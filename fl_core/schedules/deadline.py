@@ -11,7 +11,8 @@ order) and stops waiting; late clients contribute nothing that round, and their 
 is counted as wasted.
 
 ``rounds.csv`` gets one row per invited client with the columns ``invited``,
-``available``, ``aggregated``, ``late``, ``unavailable`` (0/1), ``download_s``,
+``available``, ``aggregated``, ``late`` (available, uploaded, not aggregated: after the
+deadline, or after the first N_t arrivals), ``unavailable`` (0/1), ``download_s``,
 ``upload_start_s``, ``arrival_s`` (seconds from the round's start) and ``deadline_s``.
 An unavailable client's row carries no bytes; :func:`fl_core.rundir.read_run` keeps such
 rows out of ``RunRecord.rounds`` (the transfers) and in ``RunRecord.invitations``.
