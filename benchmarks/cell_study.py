@@ -56,7 +56,13 @@ def sweep(out: Path, rounds: int, clients: int, jobs: int, methods: list[str]) -
     result = run_sweep(runs, scenarios, out / "sweep", jobs=jobs)
     print(f"sweep: {result.ran} cells in {time.perf_counter() - start:.0f} s wall, {len(result.failures)} failed")
     summary = result.summary
-    print(plot.figure3(summary, out / "figure3_cells.png", title="Replayed runs by access network (10 clients)"))
+    labels = {}
+    for cell in cells:  # "<nominal rates> <kind>": the figure's groups read "18/18 Mbps / lte-cell", "18/18 Mbps / p2p"
+        labels[cell.name] = f"{cell.network.name} {cell.name}"
+        labels[p2p_twin(cell).name] = f"{cell.network.name} p2p"
+    figure = summary.assign(scenario=summary["scenario"].replace(labels))
+    print(plot.figure3(figure, out / "figure3_cells.png",
+                       title=f"Replayed runs by access network ({clients} clients, all participating)"))
     lines = ["| method | access | ns-3 cell s/round | p2p star at nominal rate s/round | closed form s/round | "
              "cell / p2p |", "|---|---|---|---|---|---|"]
     for method in methods:
