@@ -111,3 +111,26 @@ def test_scenario_and_shorthand_flags_do_not_mix(golden_run, tmp_path):
     result = CliRunner().invoke(main, ["replay", str(golden_run), "--out", str(tmp_path)])
     assert "--network" in one_error_line(result)
     assert not any(tmp_path.iterdir())
+
+
+def test_arrivals_for_training_equal_what_replay_shows(golden_run, tmp_path):
+    """The deadline schedule's arrival times (ScenarioArrivals) and replay of the finished run agree, loss included."""
+    from fl_core.rundir import read_run
+    from harness.arrivals import ScenarioArrivals
+    from ns3_scenarios.transfers import ClientTransfer
+
+    scenario_file = tmp_path / "mixed.toml"
+    scenario_file.write_text('seed = 4\n[link]\nup = "1Mbps"\ndown = "5Mbps"\nloss = 0.02\n'
+                             '[[clients]]\nids = [1]\nup = "0.2Mbps"\ndown = "1Mbps"\ncompute = 3.0\n')
+    scenario = load_scenario(str(scenario_file))
+    record = read_run(golden_run)
+    timing = replay(record, scenario)
+    arrivals = ScenarioArrivals(scenario, run=record.name)
+    for round_idx, rows in record.rounds.groupby("round"):
+        transfers = [ClientTransfer(int(r.client), int(r.downlink_bytes), float(r.compute_s), int(r.uplink_bytes))
+                     for r in rows.sort_values("client").itertuples()]
+        got = arrivals.round_times(int(round_idx), transfers)
+        want = timing[timing["round"] == round_idx].sort_values("client")
+        assert [round(t.upload_done_s, 9) for t in got] == want["client_finish_s"].tolist()
+    assert arrivals.compute_factor(1) == 3.0
+    assert (timing.loc[timing["client"] == 1, "up_mbps"] == 0.2).all()
