@@ -167,10 +167,14 @@ def paper_shape(runs: list[RunRecord], which: str, frame: pd.DataFrame, timing: 
         if "upload_time_s" not in frame:
             raise NetbenchError("table3 needs --timing and --target (communication time to reach the target)")
         metric = next((c for c in frame if c.startswith("final_")), None)
-        return pd.DataFrame({
+        arc = [_final_metrics(by_name[n]).get("arc", math.nan) * 100 for n in frame["run"]]
+        out = pd.DataFrame({
             "Method": [ablation_variant(by_name[n]) for n in frame["run"]], "scenario": frame["scenario"],
-            "ARC": frame[metric] * 100 if metric == "final_arc" else frame[metric],
-            "Upload Time (min)": frame["upload_time_s"] / 60, "Total Time (min)": frame["communication_time_s"] / 60,
-            "target_round": frame["target_round"], "run": frame["run"],
+            "ARC": arc, "Upload Time (min)": frame["upload_time_s"] / 60,
+            "Total Time (min)": frame["communication_time_s"] / 60, "target_round": frame["target_round"],
+            "run": frame["run"],
         })
+        if metric is not None and metric != "final_arc":
+            out.insert(3, metric, frame[metric])
+        return out
     raise NetbenchError(f"unknown table shape {which!r}; choose table1, table2 or table3")

@@ -67,3 +67,14 @@ def test_table_cli_prints_the_shapes_beside_the_paper(tiny_cfg, tmp_path):
     assert "paper, Table 1" in result.output and "2675.7" in result.output
     result = CliRunner().invoke(main, ["table", str(out), "--shape", "table2", "--no-paper"])
     assert result.exit_code == 0 and "MT-bench" in result.output and "n/a" in result.output
+
+
+def test_table3_shape_names_the_ablations_and_converts_times():
+    runs = [_run("rr", "fedit+ecolora", eco={"round_robin": False}), _run("enc", "fedit+ecolora", eco={"encode": False}),
+            _run("full", "fedit+ecolora", eco={"round_robin": True})]
+    frame = pd.DataFrame({"run": ["rr", "enc", "full"], "scenario": "1/5", "target_round": 1,
+                          "final_eval_loss": 1.5, "upload_time_s": [600.0, 120.0, 60.0],
+                          "communication_time_s": [900.0, 300.0, 120.0]})
+    t3 = paper_shape(runs, "table3", frame)
+    assert list(t3["Method"]) == ["w/o R.R. Segment", "w/o Encoding", "Full"]
+    assert list(t3["Upload Time (min)"]) == [10.0, 2.0, 1.0] and t3["ARC"].iloc[0] == pytest.approx(40.0)
