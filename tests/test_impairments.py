@@ -159,6 +159,20 @@ def test_second_transfer_after_idle_on_a_persistent_connection():
     assert second_linux == pytest.approx(first - rtt, rel=0.10)
 
 
+def test_linux_rto_floor_avoids_spurious_timeouts_behind_a_bloated_uplink():
+    """A 400 kB download on 1/5 Mbps while a bulk TCP upload keeps ~1.2 s queued in the uplink FIFO,
+    which every download ACK crosses.
+
+    The RTT is then a steady ~1.3 s. Linux's RTO is srtt + max(200 ms, 4 rttvar) >= 1.5 s: no
+    timeout fires, and slow start over ~6 such RTTs moves 400 kB in a few seconds (< 10 s).
+    ns-3's own formula with MinRto 200 ms, max(200 ms, srtt + 4 rttvar), sits barely above a
+    steady RTT and fires spuriously (``linux``: 79 s here; docs/NETWORK.md).
+    """
+    net = Network(1e6, 5e6, tcp="linux-rto", cross=(CrossTraffic("bulk", "up"),))
+    (t,) = ns3(star.simulate_round, net, [ClientTransfer(0, 400 * KB, 2.0, 0)])
+    assert t.download_s < 10
+
+
 def test_connection_models_and_tls_cost_one_round_trip():
     """Per message, TLS 1.3 adds about one RTT (>= 2 x 50 ms) to each message; a persistent connection
     (opened before the round) saves the TCP handshake RTT on the download."""

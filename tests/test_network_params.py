@@ -118,7 +118,8 @@ def test_round_checks_name_the_client():
 
 def test_tcp_configs_set_the_same_keys():
     linux, default = TCP_CONFIGS["linux"], TCP_CONFIGS["ns3-default"]
-    assert [k for k, _, _ in linux.settings()] == [k for k, _, _ in default.settings()]
+    assert [k for k, _, _ in linux.settings()] == [k for k, _, _ in default.settings()] == [
+        k for k, _, _ in TCP_CONFIGS["linux-rto"].settings()]
     assert (linux.segment_size, default.segment_size) == (1448, 536)
 
 
