@@ -21,3 +21,14 @@ def import_ray():
         raise ConfigError(f"--executor ray needs Ray, which is not installed: pip install 'fedlora-netbench[ray]' "
                           f"(or pip install {RAY_REQUIREMENT})") from None
     return ray
+
+
+def ray_session(address: str | None = None, num_cpus: int | None = None):
+    """The ``ray`` module with Ray running: the instance already started in this process, the cluster
+    at ``address`` (``auto``, ``ray://host:port`` or ``host:port``), or a new local instance
+    (``num_cpus``: default all of this machine's)."""
+    ray = import_ray()
+    if not ray.is_initialized():
+        options = {"address": address} if address else {"num_cpus": num_cpus, "include_dashboard": False}
+        ray.init(logging_level="ERROR", log_to_driver=False, **options)
+    return ray

@@ -1,0 +1,163 @@
+"""The ``ray`` executor: the clients of a round trained in parallel by Ray actors.
+
+Each actor (:class:`ClientWorker`) holds one copy of the base model — one actor per GPU,
+or per ``cfg.threads`` CPU threads — built from the run's config exactly as the driver
+builds its own, in a private scratch folder. The server stays in the driver: it encodes
+every download, loads every client's committed state, and stages the state a client
+returns. An actor receives (server-state snapshot, round, position, client, download
+message, client state) and returns the round-table row, both messages' bytes and the
+client's new state, so no actor touches the run directory, and a run under Ray writes
+the same bytes, checkpoints and client states as the local executor (same torch thread
+count per client, same device).
+
+Before the clients of a dispatch train, the driver publishes the server's state (the
+method's and the transport's checkpoint tensors) once with ``ray.put``; an actor loads a
+snapshot only when its key changed. Compute times are each client's own measured times.
+
+An actor that dies (killed, out of memory, a lost node) ends the run with one
+``RunDirError`` naming the round; the run directory then holds every completed round and
+``netbench train --resume OUT`` (with or without ``--executor ray``) continues it.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import tempfile
+from pathlib import Path
+
+from fl_core.errors import ConfigError, RunDirError
+from fl_core.executors import ray_session
+
+
+class ClientWorker:
+    """One Ray actor: a run context on this worker's own copy of the base model (no run directory)."""
+
+    def __init__(self, threads: int) -> None:
+        import torch
+
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+        self.scratch = Path(tempfile.mkdtemp(prefix="netbench-client-"))
+        self.ctx = None
+        self.config: dict | None = None
+        self.key: object = None
+
+    def configure(self, config: dict) -> dict:
+        """Build the client side of a run from its config (kept while the config is the same)."""
+        from fl_core.config import RunConfig
+        from fl_core.context import RunContext
+
+        if config != self.config:
+            cfg = RunConfig.from_dict(config)
+            if cfg.device.startswith("cuda"):
+                cfg.device = "cuda"  # Ray makes this actor's GPU the only visible one
+            shutil.rmtree(self.scratch / "run", ignore_errors=True)
+            self.ctx, self.config, self.key = RunContext(cfg, self.scratch / "run", progress=False), config, None
+        return self.describe()
+
+    def describe(self) -> dict:
+        """Process id, device and peak resident memory of this actor."""
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+        return {"pid": os.getpid(), "peak_rss_bytes": peak,
+                **(self.ctx.compute.describe() if self.ctx is not None else {})}
+
+    def train(self, key: object, snapshot: list, round_idx: int, position: int, client: int, down, state):
+        """One client's local round from the server's download and the client's state."""
+        if key != self.key:
+            import ray
+
+            method_state, transport_state = ray.get(snapshot[0])
+            self.ctx.method.load_server_state(method_state)
+            self.ctx.transport.load_state_dict(transport_state)
+            self.key = key
+        return self.ctx.train_client(round_idx, position, client, down, state)
+
+
+class RayExecutor:
+    """Trains each dispatch of clients on ``workers`` Ray actors, round-robin in dispatch order."""
+
+    name = "ray"
+
+    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers {workers} must be >= 1")
+        self.workers, self.address = workers, address
+        self.actors: list = []
+        self.dispatches = 0
+        self.ray = None
+
+    # -- set-up -------------------------------------------------------------------------------
+    def _plan(self, cfg, gpu: bool) -> tuple[int, dict]:
+        """Number of actors and each one's Ray resources; one error line if Ray has too few."""
+        totals = self.ray.cluster_resources()
+        unit, per = ("GPU", 1) if gpu else ("CPU", cfg.threads)
+        have = int(totals.get(unit, 0))
+        most = have // per
+        workers = self.workers if self.workers is not None else max(1, min(most, cfg.participants))
+        if workers * per > have:
+            what = f"{per} {unit} each" if gpu else f"{per} CPU each (--threads {per})"
+            raise ConfigError(f"--workers {workers} needs {workers * per} {unit}s ({what}) but Ray reports {have}; "
+                              f"use --workers {max(most, 1)} or fewer" + ("" if most else " and fewer --threads"))
+        return workers, ({"num_cpus": 0, "num_gpus": 1} if gpu else {"num_cpus": per})
+
+    def start(self, ctx) -> None:
+        """Start (or reuse) the actors and build the run's client side on each."""
+        if getattr(ctx.method, "remote_clients", True) is False:
+            raise ConfigError(f"method {ctx.cfg.method!r} cannot train its clients under --executor ray: "
+                              f"{ctx.method.remote_clients_reason}")
+        self.ray = ray_session(self.address)
+        workers, resources = self._plan(ctx.cfg, ctx.compute.device.type == "cuda")
+        self.actors = _pool(self.ray, workers, ctx.cfg.threads, resources)
+        config = ctx.cfg.to_dict()
+        self.worker_info = self._get([a.configure.remote(config) for a in self.actors], "starting the Ray workers")
+
+    def _get(self, refs: list, doing: str) -> list:
+        try:
+            return self.ray.get(refs)
+        except (self.ray.exceptions.RayActorError, self.ray.exceptions.ActorDiedError,
+                self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.ObjectLostError) as exc:
+            _POOLS.clear()
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunDirError(f"a Ray worker died while {doing} ({type(exc).__name__}: {reason[:200]})") from None
+
+    # -- a dispatch -----------------------------------------------------------------------------
+    def run(self, ctx, round_idx: int, jobs: list[tuple[int, int]]) -> list:
+        """``ClientResult`` of each ``(position, client)``: downloads and states here, training on the actors."""
+        downs = [ctx.transport.download(round_idx, client) for _, client in jobs]
+        states = [ctx.clients.load(client) for _, client in jobs]
+        self.dispatches += 1
+        key = (id(self), self.dispatches)
+        snapshot = [self.ray.put((ctx.method.server_state(), ctx.transport.state_dict()))]
+        refs = [self.actors[i % len(self.actors)].train.remote(key, snapshot, round_idx, position, client, down, state)
+                for i, ((position, client), down, state) in enumerate(zip(jobs, downs, states))]
+        try:
+            out = self._get(refs, f"training round {round_idx}")
+        except RunDirError as exc:
+            raise RunDirError(f"{exc}; {ctx.out} holds every round up to {ctx.completed}: continue with "
+                              f"netbench train --resume {ctx.out} [--executor ray]") from None
+        results = []
+        for (_, client), (result, state) in zip(jobs, out):
+            ctx.clients.stage(client, state)
+            results.append(result)
+        return results
+
+    def peak_memory(self) -> list[dict]:
+        """Each actor's :meth:`ClientWorker.describe` now (peak resident memory so far)."""
+        return self._get([a.describe.remote() for a in self.actors], "reading worker memory")
+
+    def close(self) -> None:
+        """Actors stay up for the next run in this process (they are Ray's to end at shutdown)."""
+
+
+#: Live actors per (Ray session, workers, threads, resources): tests and notebooks that train several
+#: runs in one process reuse them instead of paying each actor's import of torch again.
+_POOLS: dict[tuple, list] = {}
+
+
+def _pool(ray, workers: int, threads: int, resources: dict) -> list:
+    key = (ray.get_runtime_context().get_job_id(), workers, threads, tuple(sorted(resources.items())))
+    if key not in _POOLS:
+        actor = ray.remote(max_restarts=0, max_task_retries=0, **resources)(ClientWorker)
+        _POOLS[key] = [actor.remote(threads) for _ in range(workers)]
+    return _POOLS[key]
