@@ -1,16 +1,18 @@
 """The run context: a run's components, the client step, round finishing and the records.
 
 A schedule (:mod:`fl_core.schedules`) drives rounds through four verbs:
-``begin_round(t)``, ``client_step(t, position, client)``, ``receive(client, upload_bytes)``
-and ``finish_round(t, rows, uploads)``. Everything else — model, method, transport,
-objective, federation, client store, run writer, checkpoint — lives here, built from the
-config and the run directory alone.
+``begin_round(t)``, ``client_steps(t, [(position, client), ...])``, ``receive(client,
+upload_bytes)`` and ``finish_round(t, rows, uploads)``. Everything else — model, method,
+transport, objective, federation, client store, run writer, checkpoint — lives here, built
+from the config and the run directory alone.
 
-``client_step`` is the unit a remote executor runs: given the round, the client's position
-and id it returns a :class:`ClientResult` of plain data (the round-table row, the
-download and upload bytes). Its only side effects are on the client store (the client's
-staged state) and on per-round server bookkeeping the transport keeps for the download
-it encodes.
+``client_steps`` hands a dispatch of clients to the run's executor
+(:mod:`fl_core.executors`): ``local`` runs :meth:`RunContext.client_step` for each in
+order; ``ray`` encodes the downloads and loads the client states here and runs
+:meth:`RunContext.train_client` on remote workers. ``train_client`` is the client side
+alone: from the download message and the client's state it returns a
+:class:`ClientResult` of plain data (the round-table row, the download and upload bytes)
+and the client's new state, touching neither the client store nor the run directory.
 """
 from __future__ import annotations
 
@@ -24,13 +26,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from fl_core.client_state import ClientStore
+from fl_core.client_state import ClientState, ClientStore
+from fl_core.codec.wire import Encoded
 from fl_core.config import RunConfig
 from fl_core.device import resolve
 from fl_core.eval_cache import cached_accuracy
 from fl_core.evaluate import (
     DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, personalised_metrics, run_benchmarks,
 )
+from fl_core.executors.local import LocalExecutor
 from fl_core.federation import Federation, build_federation, load_examples
 from fl_core.methods import get_method
 from fl_core.model import load_base_model
@@ -53,10 +57,12 @@ class ClientResult:
 class RunContext:
     """One training run's components and the verbs every schedule shares."""
 
-    def __init__(self, cfg: RunConfig, out: Path, progress: bool = True) -> None:
+    def __init__(self, cfg: RunConfig, out: Path, progress: bool = True, executor=None) -> None:
         """Build every component of a run from a config (checked by ``fl_core.capabilities.check``)
-        and its run directory ``out`` (resuming from its checkpoint if it has one)."""
+        and its run directory ``out`` (resuming from its checkpoint if it has one); ``executor``
+        trains the clients (default: :class:`~fl_core.executors.local.LocalExecutor`)."""
         self.cfg, self.out, self.progress = cfg, Path(out), progress
+        self.executor = executor or LocalExecutor()
         torch.set_num_threads(cfg.threads)
         self.compute = resolve(cfg.device, cfg.dtype)
         self.base = load_base_model(cfg.model, cfg.seed, self.compute, cfg.gradient_checkpointing)
@@ -107,11 +113,22 @@ class RunContext:
         return cached_accuracy(self.base, benchmark, questions, base_only)
 
     # -- one client ---------------------------------------------------------------------------
+    def client_steps(self, round_idx: int, jobs: list[tuple[int, int]]) -> list[ClientResult]:
+        """The ``(position, client)`` pairs of one dispatch trained by the run's executor, results in order."""
+        return self.executor.run(self, round_idx, jobs)
+
     def client_step(self, round_idx: int, position: int, client: int) -> ClientResult:
-        """Download, local training and upload of one client."""
-        cfg, clock = self.cfg, self.compute.now
+        """Download, local training and upload of one client, its new state staged."""
         down = self.transport.download(round_idx, client)
-        state = self.clients.load(client)
+        result, state = self.train_client(round_idx, position, client, down, self.clients.load(client))
+        self.clients.stage(client, state)
+        return result
+
+    def train_client(self, round_idx: int, position: int, client: int, down: Encoded,
+                     state: ClientState) -> tuple[ClientResult, ClientState]:
+        """The client side of a round: decode ``down``, train, encode the upload; returns the result and
+        the client's new state (what a remote worker runs: no client store, no run directory)."""
+        cfg, clock = self.cfg, self.compute.now
         t0 = clock()
         self.transport.receive_download(down.data, round_idx, client, state)
         decode_s = clock() - t0
@@ -127,7 +144,6 @@ class RunContext:
         encode_s = clock() - t0
         self.method.client_finish(client, state)
         state.last_round = round_idx
-        self.clients.stage(client, state)
         row = {
             "round": round_idx, "client": client, "position": position, "segment": sent.segment,
             "samples": self.federation.weight(client), "local_steps": cfg.local_steps,
@@ -140,7 +156,7 @@ class RunContext:
             "down_position_bytes": down.account.position_bytes, "down_value_bytes": down.account.value_bytes,
             "k_a": sent.k_a, "k_b": sent.k_b, "rank": self.method.client_rank(client),
         }
-        return ClientResult(row, down.data, sent.encoded.data)
+        return ClientResult(row, down.data, sent.encoded.data), state
 
     def save_blobs(self, round_idx: int, client: int, result: ClientResult) -> None:
         """Keep both messages of a client's round (if blobs are on)."""
@@ -190,7 +206,8 @@ class RunContext:
 
     # -- start and end --------------------------------------------------------------------------
     def start(self) -> None:
-        """Write run.json and the base model's evaluation, or restore a checkpoint."""
+        """Start the executor; write run.json and the base model's evaluation, or restore a checkpoint."""
+        self.executor.start(self)
         if self.completed >= 0:
             self.recorder.restore(self.method, self.transport)
             self.writer.load_existing(self.completed + 1)
@@ -206,5 +223,6 @@ class RunContext:
         """Mark the run complete (with any schedule-specific metadata); returns the run directory."""
         if self.bar is not None:
             self.bar.close()
+        self.executor.close()
         self.writer.update_meta(status="complete", **meta)
         return self.out

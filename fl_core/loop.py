@@ -21,11 +21,12 @@ from fl_core.lock import folder_lock
 __all__ = ["RunContext", "resume", "train"]
 
 
-def train(cfg: RunConfig, out: str | Path, progress: bool = True, arrivals=None) -> Path:
+def train(cfg: RunConfig, out: str | Path, progress: bool = True, arrivals=None, executor=None) -> Path:
     """Start a new run in ``out`` (which must not hold a run already).
 
     ``arrivals`` (an ``ArrivalModel`` for FedBuff, a ``RoundArrivals`` for deadline rounds;
     :mod:`fl_core.schedules.base`) is required by schedules that take times from the network.
+    ``executor`` trains the clients (:mod:`fl_core.executors`; default: one after another here).
     """
     out = Path(out)
     schedule = check(cfg, arrivals)["schedule"]
@@ -35,7 +36,7 @@ def train(cfg: RunConfig, out: str | Path, progress: bool = True, arrivals=None)
     with folder_lock(out, "train"):
         if (out / "run.json").exists():
             raise RunDirError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-        return schedule().run(RunContext(cfg, out, progress), arrivals)
+        return schedule().run(RunContext(cfg, out, progress, executor), arrivals)
 
 
 def saved_config(out: str | Path) -> tuple[dict, RunConfig]:
@@ -48,9 +49,10 @@ def saved_config(out: str | Path) -> tuple[dict, RunConfig]:
     return meta, RunConfig.from_dict(meta["config"])
 
 
-def resume(out: str | Path, progress: bool = True, arrivals=None, threads: int | None = None) -> Path:
+def resume(out: str | Path, progress: bool = True, arrivals=None, threads: int | None = None,
+           executor=None) -> Path:
     """Continue an interrupted run from its last completed round (``threads``: change the torch threads,
-    which does not change what the run computes)."""
+    which does not change what the run computes; ``executor``: as for :func:`train`)."""
     out = Path(out)
     saved_config(out)  # refuses a folder that holds no run before taking its lock
     with folder_lock(out, "train --resume"):
@@ -64,4 +66,4 @@ def resume(out: str | Path, progress: bool = True, arrivals=None, threads: int |
             raise RunDirError(f"{out} is an asynchronous (FedBuff) run; those cannot be resumed, start it again")
         if schedule.needs_arrivals and arrivals is None:
             raise ConfigError(f"resuming {schedule.label} needs arrival times: pass arrivals=")
-        return schedule().run(RunContext(cfg, out, progress), arrivals)
+        return schedule().run(RunContext(cfg, out, progress, executor), arrivals)

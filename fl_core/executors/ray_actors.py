@@ -117,7 +117,7 @@ class RayExecutor:
             return self.ray.get(refs)
         except (self.ray.exceptions.RayActorError, self.ray.exceptions.ActorDiedError,
                 self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.ObjectLostError) as exc:
-            _POOLS.clear()
+            self._drop_dead()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunDirError(f"a Ray worker died while {doing} ({type(exc).__name__}: {reason[:200]})") from None
 
@@ -142,6 +142,20 @@ class RayExecutor:
             results.append(result)
         return results
 
+    def _drop_dead(self) -> None:
+        """Keep only the actors that still answer in the pool (the next run starts replacements)."""
+        alive = []
+        for actor in self.actors:
+            try:
+                self.ray.get(actor.describe.remote(), timeout=60)
+                alive.append(actor)
+            except Exception:  # noqa: BLE001 - any failure to answer means the actor is gone
+                pass
+        dead = {id(a) for a in self.actors} - {id(a) for a in alive}
+        for pool in _POOLS.values():
+            pool[:] = [a for a in pool if id(a) not in dead]
+        self.actors = alive
+
     def peak_memory(self) -> list[dict]:
         """Each actor's :meth:`ClientWorker.describe` now (peak resident memory so far)."""
         return self._get([a.describe.remote() for a in self.actors], "reading worker memory")
@@ -156,8 +170,8 @@ _POOLS: dict[tuple, list] = {}
 
 
 def _pool(ray, workers: int, threads: int, resources: dict) -> list:
-    key = (ray.get_runtime_context().get_job_id(), workers, threads, tuple(sorted(resources.items())))
-    if key not in _POOLS:
-        actor = ray.remote(max_restarts=0, max_task_retries=0, **resources)(ClientWorker)
-        _POOLS[key] = [actor.remote(threads) for _ in range(workers)]
-    return _POOLS[key]
+    key = (ray.get_runtime_context().get_job_id(), threads, tuple(sorted(resources.items())))
+    pool = _POOLS.setdefault(key, [])
+    actor = ray.remote(max_restarts=0, max_task_retries=0, **resources)(ClientWorker)
+    pool.extend(actor.remote(threads) for _ in range(workers - len(pool)))
+    return pool[:workers]

@@ -82,6 +82,9 @@ class CELoRA(SingleAdapterMethod):
     composes_with_ecolora = False
     objectives = ("sft", "dpo")
     schedules = ("sync", "deadline")
+    remote_clients = False  # client_finish hands the server each client's whole adapter for evaluation
+    remote_clients_reason = ("its evaluation reads each client's final local adapter from the server's memory, "
+                             "which a remote worker cannot hand back; use --executor local")
     why_not = "its downloads are personalised per client"
     personalised = True  # eval.csv also reports each client's own model (fl_core.evaluate.personalised_metrics)
     config_type = CELoRAConfig

@@ -132,18 +132,15 @@ class DeadlineSchedule(Schedule):
         for t in range(ctx.completed + 1, cfg.rounds):
             ctx.begin_round(t)
             clients = invited(cfg, t)
-            results, rows = {}, []
-            position = 0
-            for client, ok in zip(clients, available(cfg, t, clients, traces)):
-                if not ok:
-                    rows.append({"round": t, "client": client, "position": -1, "invited": 1, "available": 0,
-                                 "aggregated": 0, "late": 0, "unavailable": 1, "uplink_bytes": 0,
-                                 "downlink_bytes": 0, "compute_s": 0.0, "deadline_s": settings.deadline_s})
-                    continue
-                result = ctx.client_step(t, position, client)
-                position += 1
-                results[client] = result
-                rows.append(result.row)
+            flags = available(cfg, t, clients, traces)
+            present = [c for c, ok in zip(clients, flags) if ok]
+            results = dict(zip(present, ctx.client_steps(t, list(enumerate(present)))))
+            rows = []
+            for client, ok in zip(clients, flags):
+                rows.append(results[client].row if ok else {
+                    "round": t, "client": client, "position": -1, "invited": 1, "available": 0, "aggregated": 0,
+                    "late": 0, "unavailable": 1, "uplink_bytes": 0, "downlink_bytes": 0, "compute_s": 0.0,
+                    "deadline_s": settings.deadline_s})
             transfers = [Transfer(c, r.row["downlink_bytes"], r.row["compute_s"], r.row["uplink_bytes"])
                          for c, r in results.items()]
             timings = arrivals.round_times(t, transfers) if transfers else []

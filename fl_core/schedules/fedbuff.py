@@ -58,22 +58,25 @@ class FedBuffSchedule(Schedule):
         snapshots: dict[int, object] = {}
         seq = 0
 
-        def dispatch(version: int, now: float) -> None:
+        def dispatch(version: int, starts: list[float]) -> None:
+            """One client per start time, picked in order, trained together by the run's executor."""
             nonlocal seq
-            client = int(rng.choice(sorted(idle)))
-            idle.discard(client)
-            result = ctx.client_step(version, seq, client)
-            row = result.row
-            down_s, up_s = arrivals.transfer_times(client, row["downlink_bytes"], row["uplink_bytes"])
-            row.update(dispatch=seq, dispatch_round=version, dispatch_s=now, download_s=down_s, upload_s=up_s,
-                       arrival_s=now + down_s + row["compute_s"] + up_s)
-            heapq.heappush(heap, _InFlight(row["arrival_s"], seq, client, result))
-            seq += 1
+            jobs = []
+            for _ in starts:
+                client = int(rng.choice(sorted(idle)))
+                idle.discard(client)
+                jobs.append((seq + len(jobs), client))
+            for (dispatched, client), now, result in zip(jobs, starts, ctx.client_steps(version, jobs)):
+                row = result.row
+                down_s, up_s = arrivals.transfer_times(client, row["downlink_bytes"], row["uplink_bytes"])
+                row.update(dispatch=dispatched, dispatch_round=version, dispatch_s=now, download_s=down_s,
+                           upload_s=up_s, arrival_s=now + down_s + row["compute_s"] + up_s)
+                heapq.heappush(heap, _InFlight(row["arrival_s"], dispatched, client, result))
+            seq += len(jobs)
 
         ctx.begin_round(0)
         snapshots[0] = method.global_vector.clone()
-        for _ in range(concurrency):
-            dispatch(0, 0.0)
+        dispatch(0, [0.0] * concurrency)
         for version in range(cfg.rounds):
             buffer = [heapq.heappop(heap) for _ in range(cfg.participants)]
             rows, uploads = [], []
@@ -97,6 +100,5 @@ class FedBuffSchedule(Schedule):
                 in_flight_versions = {i.result.row["dispatch_round"] for i in heap} | {version + 1}
                 for v in [v for v in snapshots if v not in in_flight_versions]:
                     del snapshots[v]
-                for item in buffer:
-                    dispatch(version + 1, item.arrival_s)
+                dispatch(version + 1, [item.arrival_s for item in buffer])
         return ctx.close(concurrency=concurrency, discarded_in_flight=[i.client for i in sorted(heap)])

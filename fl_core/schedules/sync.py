@@ -18,8 +18,8 @@ class SyncSchedule(Schedule):
         for t in range(ctx.completed + 1, ctx.cfg.rounds):
             ctx.begin_round(t)
             rows, uploads = [], []
-            for position, client in enumerate(sample_participants(ctx.cfg, t)):
-                result = ctx.client_step(t, position, client)
+            clients = sample_participants(ctx.cfg, t)
+            for client, result in zip(clients, ctx.client_steps(t, list(enumerate(clients)))):
                 ctx.save_blobs(t, client, result)
                 rows.append(result.row)
                 uploads.append(ctx.receive(client, result.up))

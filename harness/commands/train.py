@@ -18,7 +18,7 @@ from harness.params import links_option
 __all__ = ["train"]
 
 #: options a resumed run may change (they do not change what the run computes)
-SAFE_ON_RESUME = ("threads", "progress", "resume_dir")
+SAFE_ON_RESUME = ("threads", "executor", "ray_address", "workers", "progress", "resume_dir")
 
 
 class RegistryChoice(click.Choice):
@@ -167,7 +167,16 @@ def build_options() -> list[click.Option]:
                      help="Run directory (default runs/<method>)."),
         click.Option(["--resume", "resume_dir"], type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Continue an interrupted run directory from its last completed round; only "
-                          f"{', '.join('--' + o for o in SAFE_ON_RESUME[:-1])} may differ from the saved run."),
+                          f"{', '.join('--' + o.replace('_', '-') for o in SAFE_ON_RESUME[:-1])} may differ from the saved run."),
+        click.Option(["--executor"], type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Who trains the clients of a round: one after another here (local), or Ray actors in "
+                          "parallel, each holding one copy of the base model (ray; same bytes as local)."),
+        click.Option(["--ray-address"], default=None,
+                     help="Ray: the cluster to join (auto, host:port or ray://host:port); default a local instance "
+                          "over this machine's CPUs."),
+        click.Option(["--workers"], type=click.IntRange(1), default=None,
+                     help="Ray: actors (one per GPU with --device cuda, else one per --threads CPUs); default as "
+                          "many as Ray's resources allow, at most --participants."),
         click.Option(["--progress/--no-progress"], default=True, help="Show a progress bar of the rounds."),
     ]
     return opts
@@ -292,7 +301,7 @@ def check_resume_options(opts: dict):
             conflicts.append(f"{flag} {value} (saved: {saved_value})")
     if conflicts:
         raise ConfigError(f"--resume continues the saved run; these options differ from it: {'; '.join(conflicts)}. "
-                          f"Only {', '.join('--' + o for o in SAFE_ON_RESUME[:-1])} may change on resume")
+                          f"Only {', '.join('--' + o.replace('_', '-') for o in SAFE_ON_RESUME[:-1])} may change on resume")
     return saved
 
 
@@ -314,21 +323,38 @@ def arrivals_for(cfg, out: Path):
     return arrivals
 
 
+def make_executor(opts: dict):
+    """The executor of ``--executor`` (Ray's absence is reported here, before any work)."""
+    from fl_core.errors import ConfigError
+
+    if opts["executor"] == "local":
+        if opts["workers"] is not None or opts["ray_address"] is not None:
+            raise ConfigError("--workers and --ray-address apply only with --executor ray")
+        return None
+    from fl_core.executors import import_ray
+
+    import_ray()
+    from fl_core.executors.ray_actors import RayExecutor
+
+    return RayExecutor(workers=opts["workers"], address=opts["ray_address"])
+
+
 def train_main(**opts) -> None:
     """Train one federated LoRA run and write its run directory (bytes of every message)."""
     from fl_core import loop
     from harness.cli import on_interrupt
 
+    executor = make_executor(opts)
     if opts["resume_dir"] is not None:
         cfg = check_resume_options(opts)
         on_interrupt(lambda: resume_hint(opts["resume_dir"]))
         out = loop.resume(opts["resume_dir"], progress=opts["progress"],
-                          arrivals=arrivals_for(cfg, opts["resume_dir"]), threads=opts["threads"])
+                          arrivals=arrivals_for(cfg, opts["resume_dir"]), threads=opts["threads"], executor=executor)
     else:
         cfg = build_config(opts)
         out = opts["out"] or Path("runs") / cfg.method_label
         on_interrupt(lambda: resume_hint(out))
-        out = loop.train(cfg, out, progress=opts["progress"], arrivals=arrivals_for(cfg, out))
+        out = loop.train(cfg, out, progress=opts["progress"], arrivals=arrivals_for(cfg, out), executor=executor)
     click.echo(summary_line(out))
 
 
