@@ -195,8 +195,15 @@ def execute_local(plan: SweepPlan, cell_fn: CellFn, *, jobs: int = 1, workers: S
             w.close()
 
 
+def execute_ray(plan: SweepPlan, cell_fn: CellFn, **options) -> Iterator[tuple[Cell, pd.DataFrame | str]]:
+    """The pending cells as Ray tasks (:mod:`harness.sweep_ray`; needs the ``ray`` extra)."""
+    from harness.sweep_ray import execute_ray as run
+
+    return run(plan, cell_fn, **options)
+
+
 #: Sweep executors by name; each yields ``(cell, timing table or error text)`` as cells finish.
-EXECUTORS: dict[str, Executor] = {"local": execute_local}
+EXECUTORS: dict[str, Executor] = {"local": execute_local, "ray": execute_ray}
 
 
 def merge_cells(plan: SweepPlan, failures: Sequence[dict]) -> SweepResult:

@@ -93,7 +93,7 @@ class FixedRoundArrivals:
 
 def test_deadline_rounds_dispatch_to_the_actors_with_the_same_bytes(ray_local, dolly_file, tmp_path):
     cfg = dict(participation="deadline", participants=2, rounds=2, ecolora=EcoLoRAConfig(n_segments=2),
-               settings={"deadline": {"deadline_s": 3.5, "over_selection": 2.0}})
+               settings={"deadline": {"deadline_s": 3.5, "over_selection": 2.0, "availability": 0.8}})
     local = read_run(loop.train(_cfg(dolly_file, **cfg), tmp_path / "local", progress=False,
                                 arrivals=FixedRoundArrivals()))
     remote = read_run(loop.train(_cfg(dolly_file, **cfg), tmp_path / "ray", progress=False,

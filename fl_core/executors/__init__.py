@@ -7,6 +7,8 @@ Ray is an optional extra: :func:`import_ray` says exactly what to install when i
 """
 from __future__ import annotations
 
+import os
+
 from fl_core.errors import ConfigError
 
 EXECUTORS = ("local", "ray")
@@ -28,6 +30,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
     at ``address`` (``auto``, ``ray://host:port`` or ``host:port``), or a new local instance
     (``num_cpus``: default all of this machine's)."""
     ray = import_ray()
+    address = address or os.environ.get("RAY_ADDRESS")
     if not ray.is_initialized():
         options = {"address": address} if address else {"num_cpus": num_cpus, "include_dashboard": False}
         ray.init(logging_level="ERROR", log_to_driver=False, **options)

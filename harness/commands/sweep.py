@@ -21,13 +21,17 @@ __all__ = ["sweep"]
 @scenario_options
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes; each imports ns-3 once (~10 s, ~640 MB). 2 cores gain little from 2.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: --jobs ns-3 worker processes here; ray: cells as Ray tasks (RAY_ADDRESS joins a "
+                   "cluster, else a local instance), each Ray worker importing ns-3 once; --jobs caps the cells "
+                   "in flight.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Sweep folder: cells/, timing.*, summary.*, failures.csv, scenarios.json. Finished cells are "
                    "skipped on rerun.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.pass_context
-def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks, jobs: int, out: Path,
-          progress: bool, **shorthands) -> None:
+def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks, jobs: int, executor: str,
+          out: Path, progress: bool, **shorthands) -> None:
     """Replay every RUN through every scenario; merge into one timing and one summary table."""
     from fl_core.lock import folder_lock
     from harness.cli import on_interrupt
@@ -41,8 +45,12 @@ def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks
     elif explicit(ctx, SHORTHANDS):
         raise click.UsageError(f"{', '.join(explicit(ctx, SHORTHANDS))} shape the --networks scenarios; with "
                                "--scenario alone put them in the scenario file, or give --networks too")
+    if executor == "ray":
+        from fl_core.executors import import_ray
+
+        import_ray()
     with folder_lock(out, "sweep"):
-        result = run_sweep(list(runs), chosen, out, jobs=jobs, progress=progress)
+        result = run_sweep(list(runs), chosen, out, jobs=jobs, executor=executor, progress=progress)
     if not result.summary.empty:
         click.echo(result.summary[["scenario", "run", "method", "total_s", "computation_s", "communication_s",
                                    "ns3_over_analytic"]].to_string(index=False, float_format="{:.4g}".format))
