@@ -8,8 +8,9 @@ pool. The driver (``harness.sweep.run_sweep``) writes each cell's table as it ar
 outputs and resumability are those of the local executor.
 
 Ray is started here when it is not running (``address`` None: a local instance over this
-machine's CPUs; ``RAY_ADDRESS`` or ``address="auto"``: an existing cluster, whose nodes
-must see the run directories and ``OUT`` at the same paths).
+machine's CPUs; ``RAY_ADDRESS`` or ``address="auto"``: an existing cluster). A task gets
+the run's record and the scenario by value and returns the table, so the cluster's nodes
+need no shared file system: only the driver reads runs and writes ``OUT``.
 """
 from __future__ import annotations
 
