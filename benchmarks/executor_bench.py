@@ -73,7 +73,7 @@ def main() -> None:
     t0 = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     init_s = time.perf_counter() - t0
-    remote = _timed(RayExecutor)(workers=args.workers)
+    remote = _timed(RayExecutor)(workers=args.workers, keep_workers=True)
     t0 = time.perf_counter()
     loop.train(RunConfig(**cfg), root / "ray", progress=False, executor=remote)
     ray_wall = time.perf_counter() - t0

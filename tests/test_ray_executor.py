@@ -2,7 +2,7 @@
 
 Starting an actor (a fresh process importing torch) is the cost here, so the module starts
 three in all: two for the run whose worker is killed, one to replace it for the resume;
-the FedBuff test reuses them.
+the FedBuff and deadline tests reuse them.
 """
 from __future__ import annotations
 
@@ -18,7 +18,16 @@ from fl_core.rundir import read_run, verify_blobs
 from harness.cli import main
 
 pytest.importorskip("ray")
-from fl_core.executors.ray_actors import RayExecutor  # noqa: E402
+from fl_core.executors.ray_actors import RayExecutor, release_workers  # noqa: E402
+
+#: Two actors, kept between this module's runs and ended when it is done (they hold Ray's 2 CPUs).
+WORKERS = dict(workers=2, keep_workers=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _release_actors():
+    yield
+    release_workers()
 
 #: Everything but the measured times.
 SAME = ["round", "client", "position", "segment", "samples", "train_loss", "uplink_bytes", "downlink_bytes",
@@ -53,11 +62,11 @@ def test_ray_matches_local_byte_for_byte_and_resumes_after_a_worker_dies(ray_loc
     out = tmp_path / "ray"
     with pytest.raises(RunDirError, match=r"a Ray worker died while training round 2 .*every round up to 1: "
                                           r"continue with netbench train --resume"):
-        loop.train(_cfg(dolly_file), out, progress=False, executor=RayExecutor(workers=2))
+        loop.train(_cfg(dolly_file), out, progress=False, executor=RayExecutor(**WORKERS))
     monkeypatch.setattr(RayExecutor, "run", original)
     interrupted = read_run(out)
     assert interrupted.meta["status"] == "running" and sorted(interrupted.rounds["round"].unique()) == [0, 1]
-    resumed = read_run(loop.resume(out, progress=False, executor=RayExecutor(workers=2)))
+    resumed = read_run(loop.resume(out, progress=False, executor=RayExecutor(**WORKERS)))
     _same(reference, resumed)
     assert (resumed.rounds["compute_s"] > 0).all()
 
@@ -74,7 +83,7 @@ def test_fedbuff_dispatches_to_the_same_actors_with_the_same_bytes(ray_local, do
     local = read_run(loop.train(_cfg(dolly_file, **cfg), tmp_path / "local", progress=False,
                                 arrivals=FixedArrivals()))
     remote = read_run(loop.train(_cfg(dolly_file, **cfg), tmp_path / "ray", progress=False,
-                                 arrivals=FixedArrivals(), executor=RayExecutor(workers=2)))
+                                 arrivals=FixedArrivals(), executor=RayExecutor(**WORKERS)))
     # updates trained from version 0 arrive in client order whatever the compute times; later arrivals can
     # tie within the measured compute times, which differ between any two runs
     first = [c for c in SAME + ["dispatch", "dispatch_round"] if c not in ("round", "position")]
@@ -97,7 +106,7 @@ def test_deadline_rounds_dispatch_to_the_actors_with_the_same_bytes(ray_local, d
     local = read_run(loop.train(_cfg(dolly_file, **cfg), tmp_path / "local", progress=False,
                                 arrivals=FixedRoundArrivals()))
     remote = read_run(loop.train(_cfg(dolly_file, **cfg), tmp_path / "ray", progress=False,
-                                 arrivals=FixedRoundArrivals(), executor=RayExecutor(workers=2)))
+                                 arrivals=FixedRoundArrivals(), executor=RayExecutor(**WORKERS)))
     _same(local, remote, SAME + ["aggregated", "late"])
 
 

@@ -79,10 +79,12 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+    def __init__(self, workers: int | None = None, address: str | None = None, keep_workers: bool = False) -> None:
+        """``keep_workers``: leave the actors up after the run for the next one in this process
+        (they hold their CPUs or GPUs until :func:`release_workers` or Ray's shutdown)."""
         if workers is not None and workers < 1:
             raise ConfigError(f"--workers {workers} must be >= 1")
-        self.workers, self.address = workers, address
+        self.workers, self.address, self.keep_workers = workers, address, keep_workers
         self.actors: list = []
         self.dispatches = 0
         self.ray = None
@@ -118,6 +120,8 @@ class RayExecutor:
         except (self.ray.exceptions.RayActorError, self.ray.exceptions.ActorDiedError,
                 self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.ObjectLostError) as exc:
             self._drop_dead()
+            if not self.keep_workers:
+                self.close()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunDirError(f"a Ray worker died while {doing} ({type(exc).__name__}: {reason[:200]})") from None
 
@@ -161,12 +165,26 @@ class RayExecutor:
         return self._get([a.describe.remote() for a in self.actors], "reading worker memory")
 
     def close(self) -> None:
-        """Actors stay up for the next run in this process (they are Ray's to end at shutdown)."""
+        """End the actors (freeing their Ray resources for other work) unless they are kept for reuse."""
+        if not self.keep_workers and self.actors:
+            release_workers(self.actors)
+            self.actors = []
 
 
-#: Live actors per (Ray session, workers, threads, resources): tests and notebooks that train several
-#: runs in one process reuse them instead of paying each actor's import of torch again.
+#: Live actors per (Ray session, threads, resources) kept with ``keep_workers=True``: tests and notebooks
+#: that train several runs in one process reuse them instead of paying each actor's import of torch again.
 _POOLS: dict[tuple, list] = {}
+
+
+def release_workers(actors: list | None = None) -> None:
+    """End ``actors`` (default: every pooled one) and forget them."""
+    import ray
+
+    doomed = {id(a): a for pool in _POOLS.values() for a in pool} if actors is None else {id(a): a for a in actors}
+    for actor in doomed.values():
+        ray.kill(actor)
+    for pool in _POOLS.values():
+        pool[:] = [a for a in pool if id(a) not in doomed]
 
 
 def _pool(ray, workers: int, threads: int, resources: dict) -> list:
