@@ -70,7 +70,17 @@ def replay_record(
                                         settings=scenario.engine_settings)
         rows.extend(round_rows(scenario=scenario, run=record.name, method=record.method, round_idx=round_idx,
                                transfers=transfers, timings=timings))
+    where = measured_on(record.meta)
+    for row in rows:
+        row["compute_source"] += where
     return timing_frame(rows)
+
+
+def measured_on(meta: Mapping) -> str:
+    """Where a run measured its compute times, for the ``compute_source`` column:
+    `` [cuda:0 NVIDIA H200, bfloat16]`` from run.json's ``compute`` (empty for runs without it)."""
+    compute = meta.get("compute")
+    return f" [{compute['device']} {compute['device_name']}, {compute['dtype']}]" if compute else ""
 
 
 def replay(

@@ -54,3 +54,16 @@ def test_bfloat16_base_on_cpu_trains_with_float32_adapters(tiny_cfg, tmp_path):
                                    "gradient_checkpointing": True}
     assert run.evals["eval_loss"].iloc[-1] < run.evals["eval_loss"].iloc[0]
     assert (run.rounds["train_s"] > 0).all()
+
+
+def test_replay_names_the_device_and_dtype_in_compute_source(tmp_path):
+    from fl_core.rundir import RunWriter
+    from harness.replay import replay
+    from ns3_scenarios.network import PRESETS
+
+    writer = RunWriter(tmp_path / "run", keep_blobs=False)
+    writer.write_meta({"method": "fedit", "run_name": "run",
+                       "compute": {"device": "cuda:0", "device_name": "NVIDIA H200", "dtype": "bfloat16"}})
+    writer.add_round([{"round": 0, "client": 0, "compute_s": 1.0, "uplink_bytes": 10_000, "downlink_bytes": 10_000}])
+    timing = replay(tmp_path / "run", PRESETS["5/25"], compute_scale=0.5)
+    assert set(timing["compute_source"]) == {"recorded x0.5 [cuda:0 NVIDIA H200, bfloat16]"}
