@@ -68,7 +68,13 @@ def _convert_smollm2(target: Path) -> None:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            # Another process converted it first (os.replace cannot overwrite a non-empty
+            # folder): its result is the same model, so keep it.
+            if not (target / "config.json").is_file():
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
