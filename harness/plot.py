@@ -41,8 +41,13 @@ def _unit(seconds: float, unit: str) -> str:
 
 
 def _scenario_label(scenario: str, sep: str = "\n") -> str:
-    """``"1/5 20ms"`` -> ``"1/5 Mbps"`` + ``sep`` + ``"20ms"``: units on the rates, extras apart."""
+    """``"1/5 20ms"`` -> ``"1/5 Mbps"`` + ``sep`` + ``"20ms"``: units on the rates, extras apart.
+
+    A named scenario (``"wifi-home"``, a file's name) is shown as it is.
+    """
     rates, _, extras = scenario.partition(" ")
+    if not re.fullmatch(r"[0-9.]+/[0-9.]+", rates):
+        return scenario
     return f"{rates} Mbps" + (f"{sep}{extras}" if extras else "")
 
 
