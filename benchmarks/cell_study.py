@@ -29,7 +29,7 @@ from replay_bench import write_runs  # noqa: E402
 
 from harness import plot  # noqa: E402
 from harness.scenario import load_scenario  # noqa: E402
-from harness.scenario_spec import Scenario, engines  # noqa: E402
+from harness.scenario.spec import Scenario, engines  # noqa: E402
 from harness.sweep import run_sweep  # noqa: E402
 from ns3_scenarios.network import PRESETS, Network  # noqa: E402
 from ns3_scenarios.transfers import ClientTransfer  # noqa: E402

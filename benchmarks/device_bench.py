@@ -21,9 +21,9 @@ _CHILD = """
 import json, resource, sys, time
 import torch
 from pathlib import Path
-from fl_core import loop
-from fl_core.config import RunConfig
-from fl_core.rundir import read_run
+from fl_core.run import loop
+from fl_core.run.config import RunConfig
+from fl_core.rundir.reader import read_run
 model, device, dtype, ckpt, steps, out = sys.argv[1:]
 cfg = RunConfig(model=model, n_clients=4, participants=1, rounds=1, local_steps=int(steps), per_category=50,
                 eval_examples=4, arc_subset=0, arc_final=0, keep_blobs=False, device=device, dtype=dtype,

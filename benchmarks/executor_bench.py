@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from fl_core import loop
-from fl_core.config import RunConfig
+from fl_core.run import loop
+from fl_core.run.config import RunConfig
 from fl_core.executors.local import LocalExecutor
-from fl_core.rundir import read_run
+from fl_core.rundir.reader import read_run
 
 
 def _timed(cls):

@@ -28,9 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from fl_core.rundir import RunWriter, read_run
+from fl_core.rundir.reader import RunWriter, read_run
 from harness.sweep import run_sweep
-from ns3_scenarios import flowcache, flows, simcore
+from ns3_scenarios import flowcache, simcore
+from ns3_scenarios.engines import isolated as flows
 from ns3_scenarios.links import Impairments, RandomLoss
 from ns3_scenarios.network import PRESETS
 from ns3_scenarios.worker import NsWorker

@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from fl_core import loop
-from fl_core.config import EcoLoRAConfig, RunConfig
-from fl_core.rundir import read_run
+from fl_core.run import loop
+from fl_core.run.config import EcoLoRAConfig, RunConfig
+from fl_core.rundir.reader import read_run
 
 
 def _run(cfg: RunConfig, out: Path) -> tuple[float, object]:

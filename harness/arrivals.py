@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fl_core.config import RunConfig
+from fl_core.run.config import RunConfig
 from harness.scenario import ClientLinks, Scenario, engines
 from ns3_scenarios.network import Network, heterogeneous_links, parse_network
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from fl_core.errors import NetbenchError
 from harness.replay import round_transfers
-from harness.scenario_spec import engines
+from harness.scenario.spec import engines
 from ns3_scenarios.worker import NsWorker
 
 

@@ -94,7 +94,7 @@ class ScenarioPatternType(_ParsedType):
     def parse(self, text: str) -> list:
         import fnmatch
 
-        from harness import scenario_builtins
+        from harness.scenario import builtins as scenario_builtins
         from harness.scenario import load_scenario
 
         if any(ch in text for ch in "*?[") and not Path(text).exists():
@@ -171,7 +171,7 @@ def shorthand_scenario(network: Network, *, latency: float, tcp: str, compute_sc
                        links: list[Network] | None = None, links_seed: int | None = None) -> Any:
     """The ``Scenario`` the shorthand flags describe (named as before: ``1/5``, ``1/5 20ms``, ``links ...``)."""
     from harness.scenario import ClientLinks, Scenario
-    from harness.scenario_toml import with_shorthand_impairments
+    from harness.scenario.toml import with_shorthand_impairments
 
     network = network.with_(latency_s=latency, tcp=tcp, server_link_bps=server_link)
     name = network.label

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from fl_core import atomic
+from fl_core.rundir import atomic
 from fl_core.errors import DataError
 from harness.timing import CORE_TIMING_COLUMNS, check_columns, read_timing, summarize
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from fl_core.errors import RunDirError
-from fl_core.rundir import RunRecord, read_run
+from fl_core.rundir.reader import RunRecord, read_run
 from harness.scenario import Scenario, as_scenario, engines
 from harness.timing import round_rows, timing_frame
 from ns3_scenarios.network import Network

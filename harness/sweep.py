@@ -31,9 +31,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from fl_core import atomic
+from fl_core.rundir import atomic
 from fl_core.errors import ConfigError, NetbenchError
-from fl_core.rundir import RunRecord, read_run
+from fl_core.rundir.reader import RunRecord, read_run
 from harness.replay import checked_rounds, replay_record
 from harness.scenario import Scenario, as_scenario
 from harness.timing import read_timing, summarize, timing_frame, write_table
@@ -164,7 +164,7 @@ def execute_local(plan: SweepPlan, cell_fn: CellFn, *, jobs: int = 1, workers: S
     workers in parallel into the round cache (:mod:`harness.cellrounds`, a bar per cell).
     """
     from harness.cellrounds import prefill, round_cached
-    from harness.scenario_spec import engines
+    from harness.scenario.spec import engines
 
     slow = sum(1 for c in plan.pending if round_cached(engines()[c.scenario.engine]))
     wanted = max(len(plan.pending), jobs if slow else 1)

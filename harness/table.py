@@ -19,7 +19,7 @@ import math
 import pandas as pd
 
 from fl_core.errors import NetbenchError
-from fl_core.rundir import RunRecord
+from fl_core.rundir.reader import RunRecord
 
 MIB = 2**20
 _METRICS = ("eval_loss", "arc", "arc_easy", "arc_challenge", "qa_accuracy", "arc_template", "mmlu", "pref_accuracy")

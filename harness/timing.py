@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fl_core import atomic
-from fl_core.columns import COUNT, RATIO, SECONDS, Column, check_frame
+from fl_core.rundir import atomic
+from fl_core.rundir.columns import COUNT, RATIO, SECONDS, Column, check_frame
 from fl_core.errors import DataError
 from harness import analytic
 from harness.scenario import Scenario

@@ -20,7 +20,7 @@ from typing import Any
 
 #: Environment variable: the cache folder, or ``off``.
 CACHE_ENV = "NETBENCH_FLOW_CACHE"
-_CODE = ("simcore.py", "flows.py", "star.py", "tcp.py")
+_CODE = ("simcore.py", "engines/isolated.py", "engines/star.py", "tcp.py")
 
 
 @lru_cache(maxsize=1)

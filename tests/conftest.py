@@ -34,7 +34,7 @@ def dolly_file(tmp_path_factory):
 @pytest.fixture
 def tiny_cfg(dolly_file):
     """A RunConfig factory for fast runs on the tiny random Llama."""
-    from fl_core.config import RunConfig
+    from fl_core.run.config import RunConfig
 
     def make(**kw) -> RunConfig:
         base = dict(model="tiny-llama", dataset=str(dolly_file), n_clients=6, participants=3, rounds=2,

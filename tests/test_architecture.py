@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fl_core.config import EcoLoRAConfig, RunConfig
+from fl_core.run.config import EcoLoRAConfig, RunConfig
 from fl_core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,9 +76,9 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 #: Known cycles (each to be removed by the owner of its modules; the test fails on any other).
-#: ns3_scenarios.flows imports star inside a function and star imports flows.trace_offset inside another:
+#: ns3_scenarios.engines.isolated imports star inside a function and star imports flows.trace_offset inside another:
 #: moving trace_offset into a leaf (e.g. ns3_scenarios.seeds or a traces helper) ends it.
-KNOWN_CYCLES = [["ns3_scenarios.flows", "ns3_scenarios.star"]]
+KNOWN_CYCLES = [["ns3_scenarios.engines.isolated", "ns3_scenarios.engines.star"]]
 
 
 def test_no_import_cycles():
@@ -132,7 +132,7 @@ INVALID = [
 
 @pytest.mark.parametrize("case_id, cfg, needle", INVALID, ids=[c[0] for c in INVALID])
 def test_invalid_combinations_are_refused_before_any_model_load(case_id, cfg, needle, tmp_path, monkeypatch):
-    from fl_core import context, loop
+    from fl_core.run import context, loop
 
     def no_load(*args, **kwargs):
         raise AssertionError("the model was loaded before the configuration was refused")
@@ -172,9 +172,10 @@ def test_every_train_option_has_help():
 
 def test_a_toy_schedule_is_one_class_and_one_registry_line(tiny_cfg, tmp_path, monkeypatch):
     """A schedule that trains only the first sampled client of each round."""
-    from fl_core import loop, schedules
-    from fl_core.federation import sample_participants
-    from fl_core.rundir import read_run
+    from fl_core.run import loop
+    from fl_core import schedules
+    from fl_core.run.federation import sample_participants
+    from fl_core.rundir.reader import read_run
     from fl_core.schedules.base import Schedule
 
     class SoloSchedule(Schedule):
@@ -197,9 +198,10 @@ def test_a_toy_schedule_is_one_class_and_one_registry_line(tiny_cfg, tmp_path, m
 
 def test_a_toy_method_is_one_class_and_one_registry_line(tiny_cfg, tmp_path, monkeypatch):
     """FedAvg of B only, with A trained but kept local: a method in a few lines."""
-    from fl_core import loop, methods
+    from fl_core.run import loop
+    from fl_core import methods
     from fl_core.methods.base import SingleAdapterMethod
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
 
     class LocalA(SingleAdapterMethod):
         name = "local-a"

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fl_core import loop
+from fl_core.run import loop
 from harness.cli import main
 
 
 @pytest.fixture(scope="session")
 def good_run(tmp_path_factory, dolly_file):
-    from fl_core.config import RunConfig
+    from fl_core.run.config import RunConfig
 
     cfg = RunConfig(model="tiny-llama", dataset=str(dolly_file), n_clients=4, participants=2, rounds=1,
                     local_steps=1, batch_size=2, max_len=32, rank=2, lora_alpha=4, eval_examples=4,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ns3_scenarios import star
+from ns3_scenarios.engines import star
 from ns3_scenarios.engines import ENGINES, cell
 from ns3_scenarios.engines.lte import LteSettings
 from ns3_scenarios.engines.wifi import WifiSettings

@@ -7,14 +7,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from fl_core import loop
+from fl_core.run import loop
 from fl_core.codec.wire import decode_message, overhead_bytes
-from fl_core.config import RunConfig
+from fl_core.run.config import RunConfig
 from fl_core.errors import ConfigError
 from fl_core.transports.messages import Upload
 from fl_core.methods.celora import CELoRA
-from fl_core.model import load_base_model
-from fl_core.rundir import read_run
+from fl_core.model.base import load_base_model
+from fl_core.rundir.reader import read_run
 
 torch.set_num_threads(1)
 LAYERS, MODULES, RANK = 4, 2, 4  # tiny Llama, q_proj and v_proj
@@ -75,7 +75,7 @@ def test_personal_model_is_own_ab_with_its_own_core():
     method = _method()
     clients, directions = [0, 1, 2], [torch.randn(method.layout.numel) for _ in range(3)]
     _pool(method, clients, [1.0, 1.0, 1.0], directions)
-    from fl_core.client_state import ClientState
+    from fl_core.rundir.client_state import ClientState
     from fl_core.methods.celora import LOCAL_AB
 
     assert not method.load_personal(0, ClientState())  # never trained: no own A, B

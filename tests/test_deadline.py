@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fl_core.config import RunConfig
-from fl_core.rundir import read_run
+from fl_core.run.config import RunConfig
+from fl_core.rundir.reader import read_run
 from fl_core.schedules.base import Transfer
 from fl_core.schedules.deadline import DeadlineConfig, select_arrivals
 from harness.arrivals import NetworkArrivals

@@ -6,10 +6,10 @@ import torch
 from click.testing import CliRunner
 
 from fl_core.schedules.sync import SyncSchedule
-from fl_core import loop
-from fl_core.device import resolve
+from fl_core.run import loop
+from fl_core.run.device import resolve
 from fl_core.errors import ConfigError
-from fl_core.rundir import read_run
+from fl_core.rundir.reader import read_run
 from harness.cli import main
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
@@ -57,7 +57,7 @@ def test_bfloat16_base_on_cpu_trains_with_float32_adapters(tiny_cfg, tmp_path):
 
 
 def test_replay_names_the_device_and_dtype_in_compute_source(tmp_path):
-    from fl_core.rundir import RunWriter
+    from fl_core.rundir.reader import RunWriter
     from harness.replay import replay
     from ns3_scenarios.network import PRESETS
 

@@ -22,9 +22,9 @@ LONG = PreferencePair("x" * 500 + " Which?", "Yes.", "Certainly not, no.", "hand
 @pytest.fixture
 def tiny():
     """A fresh FedIT peft model on the tiny random Llama (LoRA B = 0: policy == base)."""
-    from fl_core.config import RunConfig
+    from fl_core.run.config import RunConfig
     from fl_core.methods import get_method
-    from fl_core.model import load_base_model
+    from fl_core.model.base import load_base_model
 
     cfg = RunConfig(model="tiny-llama", rank=4, lora_alpha=8)
     base = load_base_model(cfg.model, cfg.seed)
@@ -195,7 +195,7 @@ def _train(args: list[str]):
 
 
 def test_two_round_dpo_runs_write_preference_metrics(preference_file, tmp_path):
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
 
     common = ["--objective", "dpo", "--model", "tiny-llama", "--dataset", str(preference_file),
               "--clients", "6", "--participants", "3", "--rounds", "2", "--local-steps", "2",
@@ -223,8 +223,8 @@ def test_two_round_dpo_runs_write_preference_metrics(preference_file, tmp_path):
 
 
 def test_embedded_preference_pairs_feed_the_federation():
-    from fl_core.config import RunConfig
-    from fl_core.federation import build_federation, load_examples
+    from fl_core.run.config import RunConfig
+    from fl_core.run.federation import build_federation, load_examples
 
     cfg = RunConfig(objective="dpo", per_category=10, n_clients=4, participants=2, eval_examples=8)
     pairs = load_examples(cfg)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from fl_core.data.records import Example, MCQuestion
-from fl_core.evaluate import BENCHMARKS, mc_accuracy, mc_prompt, run_benchmarks, template_prompt, template_questions
+from fl_core.evaluation.metrics import BENCHMARKS, mc_accuracy, mc_prompt, run_benchmarks, template_prompt, template_questions
 
 
 class _Out:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from fl_core.rundir import read_run
+from fl_core.rundir.reader import read_run
 from harness.cli import main
 
 

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fl_core.columns import COUNT, RATIO, SECONDS, Column, check_frame
+from fl_core.rundir.columns import COUNT, RATIO, SECONDS, Column, check_frame
 from fl_core.errors import DataError, ModelError, OutputError, RunDirError
-from fl_core.lock import LOCK_NAME, folder_lock
+from fl_core.rundir.lock import LOCK_NAME, folder_lock
 from harness.cli import main
 
 TINY = ["--model", "tiny-llama", "--clients", "4", "--participants", "2", "--local-steps", "1", "--batch-size", "2",
@@ -96,7 +96,7 @@ def test_the_lock_leaves_nothing_behind(tmp_path):
 # -- 2. unwritable outputs --------------------------------------------------------------------------
 def test_an_os_error_while_writing_is_one_line(tmp_path, monkeypatch, dolly_file):
     """A write that fails after the early checks (disk full) still ends in one line, not a traceback."""
-    from fl_core import atomic
+    from fl_core.rundir import atomic
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -108,7 +108,7 @@ def test_an_os_error_while_writing_is_one_line(tmp_path, monkeypatch, dolly_file
 
 
 def test_out_checks_raise_output_error(tmp_path):
-    from fl_core.atomic import check_out_dir, check_out_file
+    from fl_core.rundir.atomic import check_out_dir, check_out_file
 
     with pytest.raises(OutputError, match="--out /proc/nope/x: cannot be created or written"):
         check_out_dir("/proc/nope/x")
@@ -171,7 +171,7 @@ def test_messages_beyond_the_bound_are_refused_before_simulating(up, down, fragm
     ({}, "huggingface.co:443 is unreachable (Name or service not known)", "unreachable (Name or service not known)"),
 ])
 def test_an_uncached_hub_id_fails_at_once_when_offline(env, probe, fragment, monkeypatch, tmp_path):
-    from fl_core import model
+    from fl_core.model import base as model
 
     for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
@@ -240,9 +240,9 @@ def test_netbench_help_lists_every_command_whole():
 def test_base_evaluations_are_cached_per_model_questions_and_scoring(tmp_path, monkeypatch):
     import torch
 
-    from fl_core import eval_cache
+    from fl_core.evaluation import cache as eval_cache
     from fl_core.data.records import MCQuestion
-    from fl_core.model import BaseModel
+    from fl_core.model.base import BaseModel
 
     monkeypatch.setenv("FEDLORA_NETBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("FEDLORA_NETBENCH_NO_EVAL_CACHE", raising=False)
@@ -292,8 +292,8 @@ def test_scoring_passes_the_cache_under_the_name_transformers_expects():
     import warnings
 
     from fl_core.data.records import MCQuestion
-    from fl_core.evaluate import mc_accuracy
-    from fl_core.model import load_base_model
+    from fl_core.evaluation.metrics import mc_accuracy
+    from fl_core.model.base import load_base_model
 
     base = load_base_model("tiny-llama")
     with warnings.catch_warnings():

@@ -8,8 +8,9 @@ import math
 
 import pytest
 
-from ns3_scenarios import flowcache, flows, probes, star
-from ns3_scenarios.flows import FlowSpec
+from ns3_scenarios import flowcache, probes
+from ns3_scenarios.engines import isolated as flows, star
+from ns3_scenarios.engines.isolated import FlowSpec
 from ns3_scenarios.links import (
     CapacityTrace, Connection, CrossTraffic, GilbertElliott, Impairments, Queue, RandomLoss,
 )

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fl_core import loop
+from fl_core.run import loop
 from fl_core.codec.wire import decode_message, overhead_bytes
-from fl_core.config import EcoLoRAConfig, RunConfig
+from fl_core.run.config import EcoLoRAConfig, RunConfig
 from fl_core.errors import ConfigError, WireFormatError
 from fl_core.transports.messages import Upload
 from fl_core.methods.flora import FLoRA
 from fl_core.methods.hetero import adapter_name
 from fl_core.methods.hlora import HLoRA
-from fl_core.model import load_base_model
-from fl_core.rundir import read_run, verify_blobs
+from fl_core.model.base import load_base_model
+from fl_core.rundir.reader import read_run, verify_blobs
 from fl_core.transports.dense import DenseTransport
 
 torch.set_num_threads(1)

@@ -135,5 +135,5 @@ def test_analytic_time_is_at_least_serialization(nbytes, net):
     (10_000_000, 25e6, "ns3-default", 8.192),  # bound by ns-3's 128 KiB socket buffers
 ])
 def test_analytic_reference_is_close_to_ns3(nbytes, rate, tcp, ns3_s):
-    # ns3_s: completion times measured with ns3_scenarios.flows.flow_time at 50 ms (docs/NETWORK.md)
+    # ns3_s: completion times measured with ns3_scenarios.engines.isolated.flow_time at 50 ms (docs/NETWORK.md)
     assert analytic.transfer_s(nbytes, rate, 0.05, tcp) == pytest.approx(ns3_s, rel=0.08)

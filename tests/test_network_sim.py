@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ns3_scenarios import flows, star
+from ns3_scenarios.engines import isolated as flows, star
 from ns3_scenarios.network import PRESETS, heterogeneous_links
 from ns3_scenarios.transfers import ClientTransfer
 from ns3_scenarios.worker import shared_worker

@@ -52,7 +52,7 @@ def test_k_plot_draws_each_ecolora_run_beside_the_paper(tmp_path):
 
     import pandas as pd
 
-    from fl_core.rundir import RunRecord
+    from fl_core.rundir.reader import RunRecord
     from harness.plot import k_figure, k_trajectories, save
 
     losses = [3.2, 2.4, 1.9, 1.6]

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from fl_core import loop
-from fl_core.config import EcoLoRAConfig, RunConfig
+from fl_core.run import loop
+from fl_core.run.config import EcoLoRAConfig, RunConfig
 from fl_core.errors import RunDirError
-from fl_core.rundir import read_run, verify_blobs
+from fl_core.rundir.reader import read_run, verify_blobs
 from harness.cli import main
 
 pytest.importorskip("ray")

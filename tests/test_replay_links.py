@@ -4,8 +4,8 @@ from __future__ import annotations
 import pandas as pd
 from click.testing import CliRunner
 
-from fl_core import loop
-from fl_core.config import RunConfig
+from fl_core.run import loop
+from fl_core.run.config import RunConfig
 from harness.cli import main
 
 

@@ -10,7 +10,7 @@ import time
 
 from click.testing import CliRunner
 
-from fl_core.rundir import read_run
+from fl_core.rundir.reader import read_run
 from harness.cli import main
 
 

@@ -9,10 +9,10 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from harness import scenario_builtins
+from harness.scenario import builtins as scenario_builtins
 from harness.cli import main
 from harness.scenario import ClientLinks, ComputeSpeed, Scenario, load_scenario
-from harness.scenario_toml import load_text
+from harness.scenario.toml import load_text
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import GilbertElliott, Queue, RandomLoss
 from ns3_scenarios.network import PRESETS, heterogeneous_links, parse_network

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fl_core.rundir import RunWriter
+from fl_core.rundir.reader import RunWriter
 from harness.cli import main
 from harness.replay import replay
 from harness.scenario import load_scenario
@@ -115,7 +115,7 @@ def test_scenario_and_shorthand_flags_do_not_mix(golden_run, tmp_path):
 
 def test_arrivals_for_training_equal_what_replay_shows(golden_run, tmp_path):
     """The deadline schedule's arrival times (ScenarioArrivals) and replay of the finished run agree, loss included."""
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
     from harness.arrivals import ScenarioArrivals
     from ns3_scenarios.transfers import ClientTransfer
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from fl_core.rundir import RunRecord
+from fl_core.rundir.reader import RunRecord
 from harness.table import MIB, communication_table, paper_shape
 
 
@@ -55,8 +55,8 @@ def test_paper_shapes_have_every_column_of_the_paper():
 def test_table_cli_prints_the_shapes_beside_the_paper(tiny_cfg, tmp_path):
     from click.testing import CliRunner
 
-    from fl_core import loop
-    from fl_core.config import EcoLoRAConfig
+    from fl_core.run import loop
+    from fl_core.run.config import EcoLoRAConfig
     from harness.cli import main
 
     out = loop.train(tiny_cfg(rounds=2, ecolora=EcoLoRAConfig(n_segments=3)), tmp_path / "eco", progress=False)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fl_core import loop
-from fl_core.config import EcoLoRAConfig
-from fl_core.rundir import read_run, verify_blobs
+from fl_core.run import loop
+from fl_core.run.config import EcoLoRAConfig
+from fl_core.rundir.reader import read_run, verify_blobs
 
 
 def _check_blobs(run) -> None:

@@ -13,7 +13,7 @@ offset size field
 20     4    segment id (int32; -1 = whole vector)
 24     8    offset of the covered slice in the flat adapter vector
 32     8    length of the covered slice (elements)
-40     8    layout fingerprint (fl_core.adapter.Layout.fingerprint)
+40     8    layout fingerprint (fl_core.model.adapter.Layout.fingerprint)
 48     4    k_A used (float32; 1.0 when not sparsified)
 52     4    k_B used (float32)
 56     2    length of the method name (bytes)

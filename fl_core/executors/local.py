@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 class LocalExecutor:
-    """Runs :meth:`fl_core.context.RunContext.client_step` in order; the reference every executor matches."""
+    """Runs :meth:`fl_core.run.context.RunContext.client_step` in order; the reference every executor matches."""
 
     name = "local"
 

@@ -45,8 +45,8 @@ class ClientWorker:
 
     def configure(self, config: dict) -> dict:
         """Build the client side of a run from its config (kept while the config is the same)."""
-        from fl_core.config import RunConfig
-        from fl_core.context import RunContext
+        from fl_core.run.config import RunConfig
+        from fl_core.run.context import RunContext
 
         if config != self.config:
             cfg = RunConfig.from_dict(config)

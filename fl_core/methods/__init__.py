@@ -2,7 +2,7 @@
 
 Adding a method is one module (a subclass of :class:`~fl_core.methods.base.SingleAdapterMethod`
 or :class:`~fl_core.methods.hetero.MultiRankMethod` with its capability attributes) plus
-one line in :data:`METHODS`; ``fl_core.capabilities.check`` and the CLI read the rest
+one line in :data:`METHODS`; ``fl_core.run.capabilities.check`` and the CLI read the rest
 from the class.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The strategy every method implements (Flower's Strategy/FedAvg split) and the single-adapter family.
 
 :class:`Method` is abstract: it owns what every method shares — LoRA injection with a
-seeded initialisation, parameter naming (:func:`fl_core.adapter.lora_param`), the model's
+seeded initialisation, parameter naming (:func:`fl_core.model.adapter.lora_param`), the model's
 flat vectors, the server's round counter and its checkpoint — and declares the verbs a
 concrete strategy implements: what each client receives (``download_vector``), how a
 client turns it into its starting adapter (``client_start``), what it sends back
@@ -10,7 +10,7 @@ how the server aggregates (``aggregate``). The transport turns those vectors int
 messages; a schedule (:mod:`fl_core.schedules`) drives the rounds.
 
 What a method supports is declared as class attributes and checked once, before any
-model load, by :func:`fl_core.capabilities.check`:
+model load, by :func:`fl_core.run.capabilities.check`:
 
 * ``objectives`` — local objectives it trains with;
 * ``schedules`` — round schedules it runs under (FedBuff mixes a stale update into one
@@ -18,7 +18,7 @@ model load, by :func:`fl_core.capabilities.check`:
 * ``composes_with_ecolora`` and ``ecolora_download`` — whether EcoLoRA wraps it and with
   which download policy (:data:`fl_core.transports.downloads.DOWNLOAD_POLICIES`);
 * ``config_type`` — its typed settings (a dataclass declared with
-  :func:`fl_core.settings.setting`), or None.
+  :func:`fl_core.run.settings.setting`), or None.
 
 :class:`SingleAdapterMethod` is the family with one shared global adapter vector; its
 verbs are FedAvg (FedIT is this class, named).
@@ -31,10 +31,10 @@ from typing import ClassVar
 import torch
 from peft import LoraConfig, get_peft_model
 
-from fl_core.adapter import DEFAULT_ADAPTER, Layout, lora_kind
-from fl_core.client_state import ClientState
+from fl_core.model.adapter import DEFAULT_ADAPTER, Layout, lora_kind
+from fl_core.rundir.client_state import ClientState
 from fl_core.errors import ConfigError, ModelError
-from fl_core.model import BaseModel
+from fl_core.model.base import BaseModel
 from fl_core.transports.messages import Upload, masked_weighted_average
 
 

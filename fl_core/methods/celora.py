@@ -40,14 +40,14 @@ from dataclasses import dataclass
 
 import torch
 
-from fl_core.adapter import Layout
-from fl_core.client_state import ClientState
+from fl_core.model.adapter import Layout
+from fl_core.rundir.client_state import ClientState
 from fl_core.codec.rounding import fp16_exact
 from fl_core.errors import ConfigError
 from fl_core.methods.base import SingleAdapterMethod
 from fl_core.methods.tri_lora import tri_lora_config
-from fl_core.model import BaseModel
-from fl_core.settings import setting
+from fl_core.model.base import BaseModel
+from fl_core.run.settings import setting
 from fl_core.transports.messages import Upload
 
 LOCAL_AB = "celora_local_ab"
@@ -86,7 +86,7 @@ class CELoRA(SingleAdapterMethod):
     remote_clients_reason = ("its evaluation reads each client's final local adapter from the server's memory, "
                              "which a remote worker cannot hand back; use --executor local")
     why_not = "its downloads are personalised per client"
-    personalised = True  # eval.csv also reports each client's own model (fl_core.evaluate.personalised_metrics)
+    personalised = True  # eval.csv also reports each client's own model (fl_core.evaluation.metrics.personalised_metrics)
     config_type = CELoRAConfig
 
     def __init__(self, cfg, base: BaseModel) -> None:

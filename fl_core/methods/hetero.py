@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from fl_core.adapter import Layout, adapter_name, lora_param
+from fl_core.model.adapter import Layout, adapter_name, lora_param
 from fl_core.methods.base import Method
-from fl_core.model import BaseModel
+from fl_core.model.base import BaseModel
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import torch
 
-from fl_core.adapter import Layout
-from fl_core.client_state import ClientState
+from fl_core.model.adapter import Layout
+from fl_core.rundir.client_state import ClientState
 from fl_core.codec.rounding import fp16_exact
 from fl_core.methods.hetero import MultiRankMethod
 from fl_core.transports.messages import Upload

@@ -4,7 +4,7 @@ Built on peft's extension point for custom LoRA layers (``LoraConfig._register_c
 :class:`TriLoraLinear` is peft's own ``lora.Linear`` plus one more adapter sub-layer,
 ``lora_C``, listed in ``adapter_layer_names`` so that peft's adapter switching,
 ``requires_grad`` handling and ``disable_adapter()`` treat it like A and B. Its parameter
-names contain ``.lora_C.``, so :class:`fl_core.adapter.Layout` gives them kind ``C``.
+names contain ``.lora_C.``, so :class:`fl_core.model.adapter.Layout` gives them kind ``C``.
 
 Initialisation (so that Delta W = 0 at the start and C still gets a gradient):
 A ~ peft's default (Kaiming-uniform, bound 1/sqrt(in)), B ~ Kaiming-uniform with bound

@@ -28,12 +28,12 @@ import torch.nn.functional as F
 
 from fl_core.data.records import PreferencePair
 from fl_core.data.template import format_preference
-from fl_core.device import to_device
+from fl_core.run.device import to_device
 from fl_core.errors import ConfigError, ModelError
-from fl_core.evaluate import continuation_logprobs, scored_logprobs
+from fl_core.evaluation.metrics import continuation_logprobs, scored_logprobs
 from fl_core.objectives.local import local_train
 from fl_core.objectives.sft import IGNORE, TokenizedExample, collate, tokenize_responses
-from fl_core.settings import setting
+from fl_core.run.settings import setting
 
 DEFAULT_BETA = 0.1  # Rafailov et al. (2023); TRL's and OpenFedLLM's default
 

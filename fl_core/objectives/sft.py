@@ -7,7 +7,7 @@ import torch
 
 from fl_core.data.records import Example
 from fl_core.data.template import format_full
-from fl_core.device import to_device
+from fl_core.run.device import to_device
 from fl_core.objectives.local import local_train
 
 IGNORE = -100

@@ -3,7 +3,7 @@
 A schedule is a class with ``name``, ``label`` (for messages), ``needs_arrivals`` (it
 takes transfer times from the network), ``resumable``, ``config_type`` (its typed
 settings or None) and ``run(ctx, arrivals) -> Path``, where ``ctx`` is a
-:class:`fl_core.context.RunContext`.
+:class:`fl_core.run.context.RunContext`.
 
 Arrival times come from the harness (``fl_core`` knows nothing of ns-3): FedBuff asks
 one client at a time (:class:`ArrivalModel`), the deadline schedule a whole round

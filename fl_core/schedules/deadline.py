@@ -14,7 +14,7 @@ is counted as wasted.
 ``available``, ``aggregated``, ``late`` (available, uploaded, not aggregated: after the
 deadline, or after the first N_t arrivals), ``unavailable`` (0/1), ``download_s``,
 ``upload_start_s``, ``arrival_s`` (seconds from the round's start) and ``deadline_s``.
-An unavailable client's row carries no bytes; :func:`fl_core.rundir.read_run` keeps such
+An unavailable client's row carries no bytes; :func:`fl_core.rundir.reader.read_run` keeps such
 rows out of ``RunRecord.rounds`` (the transfers) and in ``RunRecord.invitations``.
 :func:`select_arrivals` is the rule, shared with replay: the same timings give the same
 aggregated set in the same order.
@@ -36,7 +36,7 @@ import numpy as np
 
 from fl_core.errors import ConfigError
 from fl_core.schedules.base import Schedule, Transfer
-from fl_core.settings import setting
+from fl_core.run.settings import setting
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fl_core.federation import sample_participants
+from fl_core.run.federation import sample_participants
 from fl_core.schedules.base import Schedule
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from fl_core.adapter import Layout
+from fl_core.model.adapter import Layout
 from fl_core.codec.payload import SparseVector
 from fl_core.codec.segments import segment_bounds, segment_of
 from fl_core.codec.sparsify import adaptive_k, sparsify_with_residual

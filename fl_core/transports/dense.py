@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from fl_core.client_state import ClientState
+from fl_core.rundir.client_state import ClientState
 from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message
 from fl_core.codec.payload import SparseVector
 from fl_core.transports.messages import SentUpload, Upload

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fl_core.client_state import ClientState, ClientStore
+from fl_core.rundir.client_state import ClientState, ClientStore
 from fl_core.codec.payload import SparseVector
 from fl_core.codec.sparsify import sparsify_with_residual
 from fl_core.codec.wire import SERVER, Encoded, Header, decode_message, encode_message, encode_smallest

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from fl_core.client_state import ClientState
+from fl_core.rundir.client_state import ClientState
 from fl_core.codec.wire import Encoded
 from fl_core.transports.compressor import KSchedule, UploadCompressor
 from fl_core.transports.downloads import DOWNLOAD_POLICIES, LOCAL, RESIDUAL, START

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fl_core.codec.payload import sparse_codec_name
 from fl_core.codec.segments import check_segments
 from fl_core.errors import ConfigError
-from fl_core.settings import setting
+from fl_core.run.settings import setting
 
 
 @dataclass

@@ -19,7 +19,7 @@ DEMO_METHODS = ("fedit", "fedit+ecolora", "ffa-lora", "ffa-lora+ecolora")
 
 
 def _demo_config(label: str, model: str, rounds: int, threads: int):
-    from fl_core.config import EcoLoRAConfig, RunConfig
+    from fl_core.run.config import EcoLoRAConfig, RunConfig
 
     base, _, eco = label.partition("+")
     return RunConfig(
@@ -30,7 +30,7 @@ def _demo_config(label: str, model: str, rounds: int, threads: int):
 
 
 def _ensure_run(label: str, run_dir: Path, model: str, rounds: int, threads: int) -> Path:
-    from fl_core import loop
+    from fl_core.run import loop
 
     meta = run_dir / "run.json"
     if meta.is_file():
@@ -55,9 +55,9 @@ def _ensure_run(label: str, run_dir: Path, model: str, rounds: int, threads: int
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel sweep workers.")
 def demo(out: Path, runs_dir: Path, model: str, rounds: int, threads: int, jobs: int) -> None:
     """Train the default methods, sweep 0.2/1, 1/5, 2/10, 5/25 Mbps, write the CSV and Figure 3."""
-    from fl_core.lock import folder_lock
+    from fl_core.rundir.lock import folder_lock
     from harness.cli import on_interrupt
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
     from harness.plot import figure3
     from harness.sweep import run_sweep
     from harness.table import communication_table

@@ -24,15 +24,15 @@ __all__ = ["plot"]
 def plot(inputs: tuple[Path, ...], out: Path | None, kind: str, unit: str) -> None:
     """Stacked computation/communication bars per method, grouped by network, from a timing or summary CSV
     (or, with --kind divergence, ns-3 / closed form across impairments; --kind k, the k schedule of runs)."""
-    from fl_core import atomic
-    from fl_core.atomic import check_out_file
+    from fl_core.rundir import atomic
+    from fl_core.rundir.atomic import check_out_file
     from fl_core.errors import NetbenchError
     from harness.plot import (DIVERGENCE_COLUMNS, divergence, divergence_table, figure3, k_figure, load_summary,
                               save)
 
     out = out or Path("results") / f"{kind}.png"
     if kind == "k":
-        from fl_core.rundir import read_run
+        from fl_core.rundir.reader import read_run
 
         save(k_figure([read_run(p) for p in inputs]), check_out_file(out))
         click.echo(f"wrote {out}")

@@ -29,9 +29,9 @@ __all__ = ["replay"]
 def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: int | None, out: Path,
            **shorthands) -> None:
     """Replay RUN's recorded message sizes and compute times through ns-3 on a scenario."""
-    from fl_core import atomic
-    from fl_core.atomic import check_out_dir
-    from fl_core.rundir import read_run
+    from fl_core.rundir import atomic
+    from fl_core.rundir.atomic import check_out_dir
+    from fl_core.rundir.reader import read_run
     from harness.replay import replay as replay_run
     from harness.timing import summarize, write_table
 

@@ -16,9 +16,9 @@ __all__ = ["scenarios"]
               help="Print the resolved spec (JSON) of a built-in or a file.")
 def scenarios(check: tuple[Path, ...], show: str | None) -> None:
     """List the built-in scenarios (name, hash, description); with --check, validate files instead."""
-    from harness import scenario_builtins
+    from harness.scenario import builtins as scenario_builtins
     from harness.scenario import load_scenario
-    from harness.scenario_toml import load_file
+    from harness.scenario.toml import load_file
 
     if check:
         for path in check:

@@ -33,7 +33,7 @@ __all__ = ["sweep"]
 def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks, jobs: int, executor: str,
           out: Path, progress: bool, **shorthands) -> None:
     """Replay every RUN through every scenario; merge into one timing and one summary table."""
-    from fl_core.lock import folder_lock
+    from fl_core.rundir.lock import folder_lock
     from harness.cli import on_interrupt
     from harness.sweep import run_sweep
 

@@ -33,9 +33,9 @@ def table(runs: tuple[Path, ...], timing: Path | None, metric: str, target: floa
     --target, time to reach the target; --shape table1|table2|table3 for the paper's layouts."""
     import math
 
-    from fl_core import atomic
+    from fl_core.rundir import atomic
     from fl_core.errors import NetbenchError
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
     from harness import paper as paper_tables
     from harness.table import communication_table, paper_shape, time_to_target
     from harness.timing import read_timing

@@ -1,6 +1,6 @@
 """``netbench train``: one federated fine-tuning run written to a run directory.
 
-The options are generated from the configs' field metadata (:func:`fl_core.settings.setting`):
+The options are generated from the configs' field metadata (:func:`fl_core.run.settings.setting`):
 ``RunConfig``, ``EcoLoRAConfig`` and the typed config of every registered component with
 settings (``--celora-tau``, ``--dpo-beta``, ``--deadline`` ...). Defaults and help texts are
 written once, beside the field. The option list is built on first use, so ``netbench --help``
@@ -136,8 +136,8 @@ def field_option(f: dataclasses.Field, dest: str, *, prefix: str = "", component
 
 
 def _component_fields() -> list[tuple[str, dataclasses.Field]]:
-    from fl_core.capabilities import configurable
-    from fl_core.settings import cli_fields
+    from fl_core.run.capabilities import configurable
+    from fl_core.run.settings import cli_fields
 
     return [(name, f) for name, config_type in configurable().items() for f in cli_fields(config_type)]
 
@@ -148,8 +148,8 @@ def _dest(component: str, f: dataclasses.Field) -> str:
 
 def build_options() -> list[click.Option]:
     """Every option of ``train``, generated from the config fields' metadata."""
-    from fl_core.config import EcoLoRAConfig, RunConfig
-    from fl_core.settings import cli_fields
+    from fl_core.run.config import EcoLoRAConfig, RunConfig
+    from fl_core.run.settings import cli_fields
 
     opts = [field_option(f, f.name) for f in cli_fields(RunConfig)]
     opts.insert(1, click.Option(["--ecolora/--no-ecolora"], default=False,
@@ -203,8 +203,8 @@ class GeneratedCommand(click.Command):
 
 def build_config(opts: dict):
     """A checked ``RunConfig`` from the command's options."""
-    from fl_core.capabilities import check
-    from fl_core.config import SCHEDULE_OF_PARTICIPATION, EcoLoRAConfig, RunConfig
+    from fl_core.run.capabilities import check
+    from fl_core.run.config import SCHEDULE_OF_PARTICIPATION, EcoLoRAConfig, RunConfig
     from fl_core.errors import ConfigError, DataError
 
     base, _, suffix = opts["method"].partition("+")
@@ -244,7 +244,7 @@ def build_config(opts: dict):
 def _scenario_round_policy(opts: dict, participation: str, settings: dict) -> str:
     """A scenario's round policy (schedule, deadline, over-selection, availability) where the command line
     says nothing else; returns the participation."""
-    from fl_core.config import SCHEDULE_OF_PARTICIPATION
+    from fl_core.run.config import SCHEDULE_OF_PARTICIPATION
     from harness.scenario import load_scenario
 
     scenario = load_scenario(opts["scenario"])
@@ -269,7 +269,7 @@ def check_resume_options(opts: dict):
     Options in :data:`SAFE_ON_RESUME` may change; an option given with the saved value is accepted.
     """
     from fl_core.errors import ConfigError
-    from fl_core.loop import saved_config
+    from fl_core.run.loop import saved_config
 
     _, saved = saved_config(opts["resume_dir"])
     current = {"method": saved.method_label, "ecolora": saved.ecolora is not None, "schedule": saved.schedule,
@@ -308,7 +308,7 @@ def check_resume_options(opts: dict):
 def arrivals_for(cfg, out: Path):
     """Arrival times from the network for schedules that need them (None otherwise): the scenario's
     engine, or isolated flows over ``--links``; seeded by the run's name, as replay seeds them."""
-    from fl_core.capabilities import components
+    from fl_core.run.capabilities import components
 
     if not components(cfg)["schedule"].needs_arrivals:
         return None
@@ -341,7 +341,7 @@ def make_executor(opts: dict):
 
 def train_main(**opts) -> None:
     """Train one federated LoRA run and write its run directory (bytes of every message)."""
-    from fl_core import loop
+    from fl_core.run import loop
     from harness.cli import on_interrupt
 
     executor = make_executor(opts)
@@ -378,7 +378,7 @@ def resume_hint(out: Path) -> str:
 
 def summary_line(out: Path) -> str:
     """One line: bytes and final metrics of a finished run, next to the base model's."""
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
 
     run = read_run(out)
     up, down = int(run.rounds["uplink_bytes"].sum()), int(run.rounds["downlink_bytes"].sum())

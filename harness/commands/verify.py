@@ -13,7 +13,7 @@ __all__ = ["verify"]
 def verify(run: Path) -> None:
     """Check that every blob of RUN has the recorded size and SHA-256 and decodes as a valid message."""
     from fl_core.errors import RunDirError
-    from fl_core.rundir import read_run, verify_blobs
+    from fl_core.rundir.reader import read_run, verify_blobs
 
     record = read_run(run)
     if not record.meta.get("config", {}).get("keep_blobs", True):

@@ -6,8 +6,8 @@ runs in an ns-3 worker process (``simulate_round`` imports the bindings lazily),
 module itself is light to import.
 
 * ``isolated``: each client's flows on its own idle link, simulated once and cached on disk
-  (:mod:`ns3_scenarios.flows`); no shared server link.
-* ``star``: the whole round in one ns-3 simulation (:mod:`ns3_scenarios.star`), the only one
+  (:mod:`ns3_scenarios.engines.isolated`); no shared server link.
+* ``star``: the whole round in one ns-3 simulation (:mod:`ns3_scenarios.engines.star`), the only one
   with a shared server link.
 * ``wifi``, ``lte`` (helper C's modules): radio access networks.
 """
@@ -101,9 +101,9 @@ def get_engine(name: str) -> Engine:
         raise ScenarioError(f"unknown engine {name!r}: expected one of {', '.join(ENGINES)}") from None
 
 
-register(FunctionEngine("isolated", "ns3_scenarios.flows", "isolated_round",
+register(FunctionEngine("isolated", "ns3_scenarios.engines.isolated", "isolated_round",
                         "Per-client flows on idle private links, each simulated once (cached in memory and on disk)."))
-register(FunctionEngine("star", "ns3_scenarios.star", "simulate_round",
+register(FunctionEngine("star", "ns3_scenarios.engines.star", "simulate_round",
                         "The full star (optionally behind a shared server link) in one ns-3 simulation."))
 
 # Radio engines register themselves when their modules exist (helper C).

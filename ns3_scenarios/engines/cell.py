@@ -5,7 +5,7 @@ channel, one LTE cell's resource blocks). The server sits behind a wired link wh
 delay is the scenario network's ``latency_s``; the network's up/down rates are not used
 (the radio sets them), its TCP config is.
 
-The round is the star's (``ns3_scenarios.star``): at ``t0`` (after the cell has come up:
+The round is the star's (``ns3_scenarios.engines.star``): at ``t0`` (after the cell has come up:
 WiFi association, LTE attach) the server starts every download; a client that holds its
 whole download computes for ``compute_s`` and then uploads. Reported times count from
 ``t0``. The simulation stops as soon as the last flow is complete, because a cell's

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fl_core.atomic import check_out_dir
+from fl_core.rundir.atomic import check_out_dir
 from fl_core.errors import OutputError, RunDirError
 
 LOCK_NAME = ".lock"

@@ -26,21 +26,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from fl_core.client_state import ClientState, ClientStore
+from fl_core.rundir.client_state import ClientState, ClientStore
 from fl_core.codec.wire import Encoded
-from fl_core.config import RunConfig
-from fl_core.device import resolve
-from fl_core.eval_cache import cached_accuracy
-from fl_core.evaluate import (
+from fl_core.run.config import RunConfig
+from fl_core.run.device import resolve
+from fl_core.evaluation.cache import cached_accuracy
+from fl_core.evaluation.metrics import (
     DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, personalised_metrics, run_benchmarks,
 )
 from fl_core.executors.local import LocalExecutor
-from fl_core.federation import Federation, build_federation, load_examples
+from fl_core.run.federation import Federation, build_federation, load_examples
 from fl_core.methods import get_method
-from fl_core.model import load_base_model
+from fl_core.model.base import load_base_model
 from fl_core.objectives import get_objective
-from fl_core.recorder import Recorder
-from fl_core.rundir import RunWriter, sha256
+from fl_core.rundir.checkpoint import Recorder
+from fl_core.rundir.reader import RunWriter, sha256
 from fl_core.transports import make_transport
 from fl_core.transports.messages import Upload
 
@@ -58,7 +58,7 @@ class RunContext:
     """One training run's components and the verbs every schedule shares."""
 
     def __init__(self, cfg: RunConfig, out: Path, progress: bool = True, executor=None) -> None:
-        """Build every component of a run from a config (checked by ``fl_core.capabilities.check``)
+        """Build every component of a run from a config (checked by ``fl_core.run.capabilities.check``)
         and its run directory ``out`` (resuming from its checkpoint if it has one); ``executor``
         trains the clients (default: :class:`~fl_core.executors.local.LocalExecutor`)."""
         self.cfg, self.out, self.progress = cfg, Path(out), progress
@@ -82,7 +82,7 @@ class RunContext:
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(self, round_idx: int, arc_limit: int | None) -> dict:
-        """Held-out loss, the objective's metrics and the run's benchmarks (fl_core.evaluate)."""
+        """Held-out loss, the objective's metrics and the run's benchmarks (fl_core.evaluation.metrics)."""
         self.method.load_global()
         row = {"round": round_idx, "eval_loss": heldout_loss(self.method.model, self.objective, self.heldout)}
         row.update(self.objective.extra_metrics(self.method.model, self.heldout))

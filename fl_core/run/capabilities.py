@@ -4,14 +4,14 @@ Every component declares what it supports as class attributes — methods: ``obj
 ``schedules``, ``composes_with_ecolora``, ``ecolora_download``, ``config_type``;
 objectives and schedules: ``config_type``; schedules: ``needs_arrivals``. :func:`check`
 resolves the registries and refuses every invalid combination with one line. The
-library (``fl_core.loop.train``/``resume``) and the CLI both call it.
+library (``fl_core.run.loop.train``/``resume``) and the CLI both call it.
 """
 from __future__ import annotations
 
-from fl_core.config import RunConfig
+from fl_core.run.config import RunConfig
 from fl_core.data.partition import get_partitioner
 from fl_core.errors import ConfigError
-from fl_core.evaluate import BENCHMARKS
+from fl_core.evaluation.metrics import BENCHMARKS
 from fl_core.methods import METHODS, get_method
 from fl_core.objectives import OBJECTIVES, get_objective_class
 from fl_core.schedules import SCHEDULES, get_schedule

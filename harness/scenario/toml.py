@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.scenario_spec import (ClientLinks, ComputeSpeed, Scenario, check_number, engines, parse_duration,
+from harness.scenario.spec import (ClientLinks, ComputeSpeed, Scenario, check_number, engines, parse_duration,
                                    parse_rate, probability)
 from ns3_scenarios import traces
 from ns3_scenarios.errors import ScenarioError

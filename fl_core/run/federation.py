@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fl_core.config import RunConfig
+from fl_core.run.config import RunConfig
 from fl_core.data import embedded
 from fl_core.data.loaders import load_instruction_data, load_ultrafeedback
 from fl_core.data.partition import category_histograms, get_partitioner, skew

@@ -42,7 +42,7 @@ def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, see
 
     ``seed`` is the round's seed (random loss, trace offsets, on/off sources).
     """
-    from ns3_scenarios.flows import trace_offset
+    from ns3_scenarios.engines.isolated import trace_offset
 
     check_round(network, transfers)
     n = len(transfers)

@@ -23,9 +23,9 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fl_core import atomic
+from fl_core.rundir import atomic
 from fl_core.data.records import MCQuestion
-from fl_core.model import TINY_MODEL, BaseModel, cache_dir, resolve_model_source
+from fl_core.model.base import TINY_MODEL, BaseModel, cache_dir, resolve_model_source
 
 #: Version of the multiple-choice scoring (prompt, tokenisation, log-likelihood sum); part of every key.
 SCORING_VERSION = 1
@@ -45,7 +45,7 @@ def model_key(base: BaseModel) -> str | None:
     """What identifies ``base``'s weights on this machine, or ``None`` if they cannot be cached."""
     if base.name == TINY_MODEL or os.environ.get("FEDLORA_NETBENCH_NO_EVAL_CACHE", "").strip() in ("1", "true"):
         return None
-    from fl_core.model import DEFAULT_MODEL
+    from fl_core.model.base import DEFAULT_MODEL
 
     try:
         folder = cache_dir() / "smollm2-135m-instruct" if base.name == DEFAULT_MODEL \

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from fl_core.device import Compute, resolve
+from fl_core.run.device import Compute, resolve
 from fl_core.errors import ModelError
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -83,7 +83,7 @@ def _tiny_llama(seed: int) -> BaseModel:
     """A random-init Llama (hidden 64, 4 layers) with a byte-level tokenizer: real code path, 0.02 s/step."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from fl_core.tiny_tokenizer import byte_tokenizer
+    from fl_core.model.tiny_tokenizer import byte_tokenizer
 
     tokenizer = byte_tokenizer()
     config = LlamaConfig(

@@ -6,7 +6,7 @@ with a seed), a per-client compute speed factor, the shared server link, the con
 model, the replay engine and its settings, the round policy (schedule, deadline,
 over-selection, availability) and the seed that every random draw derives from.
 
-It comes from a TOML file, from a built-in name (:mod:`harness.scenario_builtins`) or from
+It comes from a TOML file, from a built-in name (:mod:`harness.scenario.builtins`) or from
 the command line's shorthand flags (``--network 1/5 --latency 20ms --loss 0.01``); all
 three give the same object, and :meth:`Scenario.resolved` / :attr:`Scenario.hash` name it
 in every timing row. The file format is in ``docs/NETWORK.md``; every mistake is one

@@ -198,7 +198,7 @@ def _direction_spec(link: Network, nbytes: int, direction: str, client: int, see
 
 def _whole_client_round(link: Network, transfer: ClientTransfer, seed: int) -> ClientTiming:
     """A client whose flows interact (cross traffic, one persistent connection): a one-client star, cached."""
-    from ns3_scenarios.star import simulate_round
+    from ns3_scenarios.engines.star import simulate_round
 
     spec = {"client_round": link.to_dict(), "client": int(transfer.client), "seed": int(seed),
             "down": int(transfer.downlink_bytes), "compute_s": float(transfer.compute_s),
@@ -218,7 +218,7 @@ def isolated_round(network: Network, transfers: Sequence[ClientTransfer], *, see
     """One synchronous round composed from cached isolated flows (no shared server link).
 
     Per client: download completion, + compute, + upload completion. Matches
-    :func:`ns3_scenarios.star.simulate_round` when a client's compute time outlasts its
+    :func:`ns3_scenarios.engines.star.simulate_round` when a client's compute time outlasts its
     download's closing handshake (about one RTT), which is the case for real training.
     ``seed`` is the round's seed (random loss, trace offsets); see :mod:`ns3_scenarios.seeds`.
     """

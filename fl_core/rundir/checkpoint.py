@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from fl_core import atomic
+from fl_core.rundir import atomic
 
 
 def versions() -> dict[str, str]:

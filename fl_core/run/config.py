@@ -1,12 +1,12 @@
 """Run configuration: the paper's experimental setup as one validated dataclass (Appendix A defaults).
 
-Each field is declared once with :func:`fl_core.settings.setting` (default, help text,
+Each field is declared once with :func:`fl_core.run.settings.setting` (default, help text,
 flag, range); ``netbench train`` generates its options from that metadata. A component's
 own hyperparameters live in its typed config beside it (``EcoLoRAConfig`` in
 :mod:`fl_core.transports.ecolora_config`, ``CELoRAConfig`` beside CE-LoRA, ``DPOConfig``
 beside DPO, ``DeadlineConfig`` beside the deadline schedule); ``RunConfig.settings`` holds
 their values by component name and :meth:`RunConfig.settings_of` returns them typed and
-validated. Combinations of components are checked by :func:`fl_core.capabilities.check`.
+validated. Combinations of components are checked by :func:`fl_core.run.capabilities.check`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from fl_core.errors import ConfigError
-from fl_core.settings import setting
+from fl_core.run.settings import setting
 from fl_core.transports.ecolora_config import EcoLoRAConfig
 
 __all__ = ["EcoLoRAConfig", "RunConfig", "SCHEDULE_OF_PARTICIPATION"]
@@ -114,7 +114,7 @@ class RunConfig:
         return typed
 
     def validate(self) -> None:
-        """Refuse impossible values of this config's own fields (combinations: ``fl_core.capabilities.check``);
+        """Refuse impossible values of this config's own fields (combinations: ``fl_core.run.capabilities.check``);
         resolves ``full_arc`` into ``arc_final``."""
         if self.full_arc:
             self.arc_final = None
@@ -139,7 +139,7 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        from fl_core.device import check_device_spec, check_dtype
+        from fl_core.run.device import check_device_spec, check_dtype
 
         check_device_spec(self.device)
         check_dtype(self.dtype)

@@ -22,7 +22,7 @@ import torch
 
 from fl_core.data.records import Example, MCQuestion
 from fl_core.data.template import format_prompt
-from fl_core.device import model_device
+from fl_core.run.device import model_device
 
 
 def heldout_loss(model: torch.nn.Module, objective, items: list, batch_size: int = 8) -> float:
@@ -141,7 +141,7 @@ def template_questions(examples: list[Example]) -> list[MCQuestion]:
 
 
 def _arc(score, ctx) -> dict:
-    from fl_core.federation import arc_sets
+    from fl_core.run.federation import arc_sets
 
     sets = arc_sets(ctx["arc_limit"], ctx["seed"])
     row = {f"arc_{level}": score(f"arc_{level}", qs) for level, qs in sets.items()}
@@ -150,7 +150,7 @@ def _arc(score, ctx) -> dict:
 
 
 def _arc_template(score, ctx) -> dict:
-    from fl_core.federation import arc_sets
+    from fl_core.run.federation import arc_sets
 
     questions = [q for qs in arc_sets(ctx["arc_limit"], ctx["seed"]).values() for q in qs]
     return {"arc_template": score("arc_template", questions, template_prompt, "")}

@@ -3,7 +3,7 @@
 Each round: participants are chosen by the schedule (:mod:`fl_core.schedules`); for each,
 the server encodes its download, the client decodes it, trains ``local_steps`` steps,
 encodes its upload; the server decodes and aggregates only what it decoded
-(:class:`fl_core.context.RunContext`). Rows, blobs, evaluation and a checkpoint are written
+(:class:`fl_core.run.context.RunContext`). Rows, blobs, evaluation and a checkpoint are written
 atomically at the end of every round, so ``resume`` continues from the last whole round
 with the same bytes an uninterrupted run would have produced.
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fl_core.capabilities import check
-from fl_core.config import RunConfig
-from fl_core.context import RunContext
+from fl_core.run.capabilities import check
+from fl_core.run.config import RunConfig
+from fl_core.run.context import RunContext
 from fl_core.errors import ConfigError, RunDirError
-from fl_core.lock import folder_lock
+from fl_core.rundir.lock import folder_lock
 
 __all__ = ["RunContext", "resume", "train"]
 

@@ -6,7 +6,7 @@ One code path serves the CPU and accelerators: the base model and each batch go 
 every measured interval reads the clock through :meth:`Compute.now`, which waits for
 the device's queued work first (CUDA kernels run asynchronously, so an unsynchronised
 clock would time the launch, not the work). Exchanged vectors are flattened on the
-device and moved to the CPU once (:meth:`fl_core.adapter.Layout.flatten`); the codecs
+device and moved to the CPU once (:meth:`fl_core.model.adapter.Layout.flatten`); the codecs
 only ever see CPU tensors.
 """
 from __future__ import annotations

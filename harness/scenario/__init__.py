@@ -6,17 +6,17 @@ with a seed), a per-client compute speed factor, the shared server link, the con
 model, the replay engine and its settings, the round policy (schedule, deadline,
 over-selection, availability) and the seed that every random draw derives from.
 
-It comes from a TOML file (:mod:`harness.scenario_toml`), a built-in name
-(:mod:`harness.scenario_builtins`) or the command line's shorthand flags; all three give
-the same object (:mod:`harness.scenario_spec`), and :meth:`Scenario.resolved` /
+It comes from a TOML file (:mod:`harness.scenario.toml`), a built-in name
+(:mod:`harness.scenario.builtins`) or the command line's shorthand flags; all three give
+the same object (:mod:`harness.scenario.spec`), and :meth:`Scenario.resolved` /
 :attr:`Scenario.hash` name it in every timing row.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from harness import scenario_builtins, scenario_toml
-from harness.scenario_spec import (ClientLinks, ComputeSpeed, Scenario, as_scenario, engines, network_dict,
+from harness.scenario import builtins as scenario_builtins, toml as scenario_toml
+from harness.scenario.spec import (ClientLinks, ComputeSpeed, Scenario, as_scenario, engines, network_dict,
                                    parse_duration, parse_rate, probability)
 from ns3_scenarios.errors import ScenarioError
 

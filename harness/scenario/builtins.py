@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from harness.scenario_spec import Scenario
+from harness.scenario.spec import Scenario
 from ns3_scenarios.network import PRESETS
 
 #: Realistic access networks (TOML, the format of scenario files).
@@ -141,7 +141,7 @@ def names() -> list[str]:
 @functools.lru_cache(maxsize=None)
 def get(name: str) -> Scenario:
     """The built-in scenario ``name`` (``ScenarioError`` if unknown)."""
-    from harness import scenario_toml
+    from harness.scenario import toml as scenario_toml
     from ns3_scenarios.errors import ScenarioError
 
     if name in PRESETS:

@@ -1,0 +1,1 @@
+"""Evaluation of the global adapter: held-out loss, multiple-choice benchmarks, the accuracy cache."""

@@ -1,0 +1,1 @@
+"""A training run: its configuration, settings, capability check, context, loop, federation and device."""

@@ -1,0 +1,1 @@
+"""The run directory: writing, reading, checkpoint, client states, lock, atomic writes and column checks."""
