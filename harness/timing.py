@@ -19,7 +19,7 @@ from fl_core.rundir.columns import COUNT, RATIO, SECONDS, Column, check_frame
 from fl_core.errors import DataError
 from harness import analytic
 from harness.scenario import Scenario
-from ns3_scenarios.seeds import flow_seed, unit_draw
+from ns3_scenarios.seeds import trace_offset
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, link_of
 
 TIMING_COLUMNS = [
@@ -56,7 +56,7 @@ NUMERIC_TYPES: dict[str, Column] = {
 
 def _trace_clock(link, direction: str, offset: float, at_s: float) -> float:
     """Where in its capacity trace a client's ``direction`` is ``at_s`` into the round: its seeded offset
-    (a share of the period, ``flow_seed(round seed, client, "trace")``) plus ``at_s``, as the engines run it."""
+    (a share of the period, ``seeds.trace_offset(round seed, client)``) plus ``at_s``, as the engines run it."""
     trace = getattr(link, direction).trace
     return 0.0 if trace is None else offset * trace.period_s + at_s
 
@@ -89,7 +89,7 @@ def round_rows(
     rows = []
     for transfer, timing in zip(transfers, timings):
         link = link_of(network, transfer)
-        offset = unit_draw(flow_seed(seed, int(transfer.client), "trace"))
+        offset = trace_offset(seed, int(transfer.client))
 
         down_bytes, up_bytes = int(transfer.downlink_bytes), int(transfer.uplink_bytes)
         rows.append({

@@ -2,7 +2,8 @@
 
 A key is the SHA-256 of a canonical JSON spec (a flow's or a client round's resolved
 parameters, random seeds included) plus :func:`version`: the ns-3 wheel's version and a hash
-of the modules whose code decides a simulation's outcome. One small file per key under
+of the files whose code decides a simulation's outcome (:data:`CODE`: the Python modules, the
+C++ headers, the link and seed models). One small file per key under
 ``$NETBENCH_FLOW_CACHE`` (default ``~/.cache/fedlora-netbench/flows``; ``off`` disables it),
 written to a temporary name and renamed into place, so concurrent worker processes never see
 a partial value (two may compute the same key; both write the same value).
@@ -20,7 +21,12 @@ from typing import Any
 
 #: Environment variable: the cache folder, or ``off``.
 CACHE_ENV = "NETBENCH_FLOW_CACHE"
-_CODE = ("simcore.py", "engines/isolated.py", "engines/star.py", "tcp.py")
+#: The package folder that :data:`CODE` paths are relative to.
+PACKAGE = Path(__file__).parent
+#: Every file whose code decides a flow's or a round's simulated times; a change to any of them
+#: changes every key (the cell engines add their own files: ``engines.cell.CELL_CODE``).
+CODE = ("simcore.py", "cpp/netbench.h", "tcp.py", "links.py", "seeds.py", "network.py", "transfers.py",
+        "engines/isolated.py", "engines/star.py")
 
 
 @lru_cache(maxsize=1)
@@ -30,11 +36,15 @@ def version() -> str:
         ns3_version = metadata.version("ns3")
     except metadata.PackageNotFoundError:
         ns3_version = "unknown"
+    return f"ns3-{ns3_version}-{code_digest(CODE)}"
+
+
+def code_digest(names: tuple[str, ...]) -> str:
+    """12 hex digits of the files ``names`` (paths in :data:`PACKAGE`), their names and contents."""
     digest = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in _CODE:
-        digest.update((here / name).read_bytes())
-    return f"ns3-{ns3_version}-{digest.hexdigest()[:12]}"
+    for name in names:
+        digest.update(name.encode() + b"\0" + (PACKAGE / name).read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def spec_key(spec: Any) -> str:

@@ -32,3 +32,8 @@ def unit_draw(seed: int) -> float:
     """A number in [0, 1) determined by ``seed`` (e.g. a client's offset in its trace period)."""
     digest = hashlib.sha256(f"netbench-unit:{int(seed)}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def trace_offset(seed: int, client: int) -> float:
+    """The share of its trace period at which ``client`` enters its traces in the round seeded ``seed``."""
+    return unit_draw(flow_seed(seed, client, "trace"))

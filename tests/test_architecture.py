@@ -75,14 +75,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-#: Known cycles (each to be removed by the owner of its modules; the test fails on any other).
-#: ns3_scenarios.engines.isolated imports star inside a function and star imports flows.trace_offset inside another:
-#: moving trace_offset into a leaf (e.g. ns3_scenarios.seeds or a traces helper) ends it.
-KNOWN_CYCLES = [["ns3_scenarios.engines.isolated", "ns3_scenarios.engines.star"]]
-
-
 def test_no_import_cycles():
-    found = [c for c in cycles(import_graph()) if c not in KNOWN_CYCLES]
+    found = cycles(import_graph())
     assert not found, f"import cycles: {found}"
 
 

@@ -14,7 +14,6 @@ beacons and TTIs would otherwise keep the simulator busy until the stop time.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import numbers
 import random
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from ns3_scenarios import flowcache, simcore
+from ns3_scenarios.engines.registry import check_settings
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network, check_rate
 from ns3_scenarios.seeds import flow_seed
@@ -217,7 +217,9 @@ def place(sim: simcore.Simulation, anchor: Any, clients: Any, transfers: Sequenc
     sim._keep.extend((positions, mobility, placed))
 
 
-_CODE = ("cell.py", "wifi.py", "lte.py")
+#: The cell engines' own code (paths in the package); a cell round's key also holds
+#: :func:`ns3_scenarios.flowcache.version`, the code every simulation shares.
+CELL_CODE = ("engines/cell.py", "engines/wifi.py", "engines/lte.py", "cpp/cell_schedule.h")
 
 
 def disk_cache() -> flowcache.DiskCache:
@@ -227,11 +229,8 @@ def disk_cache() -> flowcache.DiskCache:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """12 hex digits of the cell engines' code, part of every cached round's key."""
-    digest = hashlib.sha256()
-    for name in _CODE:
-        digest.update((Path(__file__).parent / name).read_bytes())
-    return digest.hexdigest()[:12]
+    """12 hex digits of the cell engines' code (:data:`CELL_CODE`), part of every cached round's key."""
+    return flowcache.code_digest(CELL_CODE)
 
 
 def round_key(engine: str, network: Network, transfers: Sequence[ClientTransfer], seed: int, settings: Any) -> str:
@@ -250,7 +249,7 @@ def round_key(engine: str, network: Network, transfers: Sequence[ClientTransfer]
 
 
 class CellEngine:
-    """A registry entry (contract 2) whose round is ``simulate(network, transfers, seed=, settings=)``.
+    """A registry entry (:class:`~ns3_scenarios.engines.registry.Engine`) whose round is ``simulate(network, transfers, seed=, settings=)``.
 
     Whole rounds are cached on disk (``ns3_scenarios.flowcache``; ``$NETBENCH_FLOW_CACHE``),
     keyed by :func:`round_key`; a cached round needs no ns-3 at all.
@@ -264,10 +263,7 @@ class CellEngine:
 
     def simulate_round(self, network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0,
                        settings: Any = None) -> list[ClientTiming]:
-        if settings is None:
-            settings = self.settings_type.default()
-        if not isinstance(settings, self.settings_type):
-            raise ScenarioError(f"engine {self.name!r}: settings {settings!r} are not {self.settings_type.__name__}")
+        settings = check_settings(self, settings)
         check_cell_round(network, transfers, self.name)
         cache = disk_cache()
         key = round_key(self.name, network, transfers, seed, settings) if cache.folder is not None else ""
@@ -348,22 +344,16 @@ def horizon_s(transfers: Sequence[ClientTransfer], t0_s: float) -> float:
 
 # --- the round -----------------------------------------------------------------------------------
 
-_SCHEDULE_CPP = r"""
-#include <cstdint>
-#include <functional>
-namespace netbench_cell {
-void Schedule(int64_t delayNs, std::function<void()> f) {
-  ns3::Simulator::Schedule(ns3::NanoSeconds(delayNs), [f] { f(); });
-}
-}  // namespace netbench_cell
-"""
+#: The scheduler helper in C++ (``netbench_cell::Schedule``).
+SCHEDULE_HEADER = Path(__file__).parents[1] / "cpp" / "cell_schedule.h"
+
 _scheduler: list[Any] = []
 
 
 def _schedule(ns: Any, delay_ns: int, fn: Callable[[], None]) -> None:
     """Call ``fn`` (kept alive by the caller) ``delay_ns`` simulated nanoseconds from now."""
     if not _scheduler:
-        ns.cppyy.cppdef(_SCHEDULE_CPP)
+        ns.cppyy.include(str(SCHEDULE_HEADER))
         _scheduler.append(ns.cppyy.gbl.netbench_cell.Schedule)
     _scheduler[0](int(delay_ns), fn)
 
@@ -454,15 +444,5 @@ def run_round(sim: simcore.Simulation, server: Any, server_address: Any, clients
         sim.run(horizon)
 
     shift_s = state["shift_ns"] / 1e9
-    timings = []
-    for i, t in enumerate(transfers):
-        what = f"client {t.client}"
-        down = 0.0
-        if i in downloads:
-            down = simcore.check_done(downloads[i], down_bytes[i], f"{what} download", horizon) - t0_s
-        start = (simcore.nanoseconds(down) + compute_ns[i]) / 1e9
-        up = start
-        if i in uploads:
-            up = simcore.check_done(uploads[i], up_bytes[i], f"{what} upload", horizon) + shift_s - t0_s
-        timings.append(ClientTiming(int(t.client), round(down, 9), round(start, 9), round(up, 9)))
-    return timings
+    return simcore.round_timings(transfers, downloads, uploads, horizon, down_at=lambda s: s - t0_s,
+                                 up_at=lambda s: s + shift_s - t0_s, digits=9)

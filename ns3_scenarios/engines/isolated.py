@@ -21,10 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ns3_scenarios import flowcache, simcore
+from ns3_scenarios.engines import star
+from ns3_scenarios.engines.registry import NoSettings, check_settings, register
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import NONE, Impairments, Queue
 from ns3_scenarios.network import Network, check_latency, check_rate
-from ns3_scenarios.seeds import flow_seed, unit_draw
+from ns3_scenarios.seeds import flow_seed, trace_offset
 from ns3_scenarios.tcp import get_config
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_message_bytes, check_round, link_of
 
@@ -177,11 +179,6 @@ def simulate_flows(specs: Sequence[FlowSpec]) -> list[float]:
                 for d, s in zip(dones, specs)]
 
 
-def trace_offset(seed: int, client: int) -> float:
-    """The share of its trace period at which ``client`` enters its traces in the round seeded ``seed``."""
-    return unit_draw(flow_seed(seed, client, "trace"))
-
-
 def _phase(imp: Impairments, offset: float, at_s: float) -> float:
     return 0.0 if imp.trace is None else offset * imp.trace.period_s + at_s
 
@@ -198,8 +195,6 @@ def _direction_spec(link: Network, nbytes: int, direction: str, client: int, see
 
 def _whole_client_round(link: Network, transfer: ClientTransfer, seed: int) -> ClientTiming:
     """A client whose flows interact (cross traffic, one persistent connection): a one-client star, cached."""
-    from ns3_scenarios.engines.star import simulate_round
-
     spec = {"client_round": link.to_dict(), "client": int(transfer.client), "seed": int(seed),
             "down": int(transfer.downlink_bytes), "compute_s": float(transfer.compute_s),
             "up": int(transfer.uplink_bytes)}
@@ -208,7 +203,7 @@ def _whole_client_round(link: Network, transfer: ClientTransfer, seed: int) -> C
     stored = disk.get(key)
     if isinstance(stored, list) and len(stored) == 3:
         return ClientTiming(int(transfer.client), *stored)
-    (timing,) = simulate_round(link, [ClientTransfer(transfer.client, transfer.downlink_bytes, transfer.compute_s,
+    (timing,) = star.simulate_round(link, [ClientTransfer(transfer.client, transfer.downlink_bytes, transfer.compute_s,
                                                      transfer.uplink_bytes)], seed=seed)
     disk.put(key, [timing.download_done_s, timing.upload_start_s, timing.upload_done_s])
     return timing
@@ -241,3 +236,22 @@ def isolated_round(network: Network, transfers: Sequence[ClientTransfer], *, see
             continue
         timings.append(ClientTiming(int(t.client), down_s.get(i, 0.0), starts[i], starts[i] + up_s.get(i, 0.0)))
     return timings
+
+
+class IsolatedEngine:
+    """Per-client flows on idle private links, each simulated once (cached in memory and on disk)."""
+
+    name = "isolated"
+    settings_type = NoSettings
+
+    def simulate_round(self, network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0,
+                       settings: NoSettings | None = None) -> list[ClientTiming]:
+        """:func:`isolated_round` (this engine takes no settings)."""
+        check_settings(self, settings)
+        return isolated_round(network, transfers, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"<engine {self.name}: {__name__}>"
+
+
+ENGINE = register(IsolatedEngine())

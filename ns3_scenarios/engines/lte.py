@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ns3_scenarios import simcore
-from ns3_scenarios.engines import cell, register
+from ns3_scenarios.engines import cell
+from ns3_scenarios.engines.registry import register
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer

@@ -8,7 +8,7 @@ rate and with zero delay, is shared by every flow.
 
 Each client's access link carries its network's impairments (:mod:`ns3_scenarios.links`):
 per-direction loss on the receiving device (seeded ``flow_seed(seed, client, "up"|"down")``),
-capacity traces entered at the client's seeded offset (``flows.trace_offset``) and running
+capacity traces entered at the client's seeded offset (``seeds.trace_offset``) and running
 with the simulation clock, its queue, and cross traffic between the client and the server
 node. With ``connection.model = "persistent"`` each client opens one connection before the
 round (its handshakes are not part of the round); the round starts when every connection is
@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ns3_scenarios import simcore
+from ns3_scenarios.engines.registry import NoSettings, check_settings, register
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network
-from ns3_scenarios.seeds import flow_seed
+from ns3_scenarios.seeds import flow_seed, trace_offset
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, link_of
 
 _DOWN_PORT = 9
@@ -42,8 +43,6 @@ def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, see
 
     ``seed`` is the round's seed (random loss, trace offsets, on/off sources).
     """
-    from ns3_scenarios.engines.isolated import trace_offset
-
     check_round(network, transfers)
     n = len(transfers)
     links = [link_of(network, t) for t in transfers]
@@ -108,18 +107,8 @@ def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, see
         if start_ns[0] is None:
             raise ScenarioError(f"the clients' persistent connections were not all open after {horizon:g} simulated s")
         t0 = start_ns[0]
-        timings = []
-        for i, t in enumerate(transfers):
-            what = f"client {t.client}"
-            down = 0.0
-            if i in downloads:
-                down = _since(simcore.check_done(downloads[i], down_bytes[i], f"{what} download", horizon), t0)
-            start = (simcore.nanoseconds(down) + compute_ns[i]) / 1e9
-            up = start
-            if i in uploads:
-                up = _since(simcore.check_done(uploads[i], up_bytes[i], f"{what} upload", horizon), t0)
-            timings.append(ClientTiming(int(t.client), down, start, up))
-        return timings
+        return simcore.round_timings(transfers, downloads, uploads, horizon, down_at=lambda s: _since(s, t0),
+                                     up_at=lambda s: _since(s, t0))
 
 
 def _since(seconds: float, t0_ns: int) -> float:
@@ -183,3 +172,22 @@ def _persistent(sim, server, clients, server_addresses, links, down_bytes, up_by
     downloads = {i: client_ends[i].GetDone() for i in range(n) if down_bytes[i]}
     uploads = {i: server_ends[i].GetDone() for i in range(n) if up_bytes[i]}
     return downloads, uploads, start_ns
+
+
+class StarEngine:
+    """The full star (optionally behind a shared server link) in one ns-3 simulation."""
+
+    name = "star"
+    settings_type = NoSettings
+
+    def simulate_round(self, network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0,
+                       settings: NoSettings | None = None) -> list[ClientTiming]:
+        """:func:`simulate_round` (this engine takes no settings)."""
+        check_settings(self, settings)
+        return simulate_round(network, transfers, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"<engine {self.name}: {__name__}>"
+
+
+ENGINE = register(StarEngine())
