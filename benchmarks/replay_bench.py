@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from fl_core.rundir.reader import RunWriter, read_run
+from fl_core.rundir.reader import read_run
+from fl_core.rundir.writer import RunWriter
 from harness.sweep import run_sweep
 from ns3_scenarios import flowcache, simcore
 from ns3_scenarios.engines import isolated as flows

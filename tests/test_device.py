@@ -57,7 +57,7 @@ def test_bfloat16_base_on_cpu_trains_with_float32_adapters(tiny_cfg, tmp_path):
 
 
 def test_replay_names_the_device_and_dtype_in_compute_source(tmp_path):
-    from fl_core.rundir.reader import RunWriter
+    from fl_core.rundir.writer import RunWriter
     from harness.replay import replay
     from ns3_scenarios.network import PRESETS
 

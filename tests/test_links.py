@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from ns3_scenarios.engines import ENGINES, NoSettings, get_engine
+from ns3_scenarios.engines import ENGINES, get_engine
+from ns3_scenarios.engines.registry import NoSettings
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import (
     NONE, CapacityTrace, Connection, CrossTraffic, GilbertElliott, Impairments, Queue, RandomLoss,

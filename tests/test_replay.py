@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fl_core.rundir.reader import RunWriter
+from fl_core.rundir.writer import RunWriter
 from harness.cli import main
 from harness.replay import replay, replay_record
 from harness.sweep import run_sweep

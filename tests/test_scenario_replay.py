@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from fl_core.rundir.reader import RunWriter
+from fl_core.rundir.writer import RunWriter
 from harness.cli import main
 from harness.replay import replay
 from harness.scenario import load_scenario

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fl_core.codec.segments import check_segments, segment_bounds, segment_of
-from fl_core.transports.messages import Upload, masked_weighted_average
+from fl_core.transports.messages import Upload
+from fl_core.methods.aggregate import masked_weighted_average
 from fl_core.errors import ConfigError
 
 torch.set_num_threads(1)

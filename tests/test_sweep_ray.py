@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from fl_core.rundir.reader import RunWriter
+from fl_core.rundir.writer import RunWriter
 from harness.replay import replay_record
 from harness.sweep import run_sweep
 from ns3_scenarios.errors import ScenarioError

@@ -6,7 +6,7 @@ t the participant at position i of that round's client list uploads segment
 round's list, which is the same under full participation and, under client
 sampling, still guarantees what the paper requires N_s <= N_t for: every segment
 has an uploader in every round. The server averages each segment over its
-uploaders, weighted by their sample counts (Eq. 2): ``fl_core.methods.base.masked_weighted_average``
+uploaders, weighted by their sample counts (Eq. 2): ``fl_core.methods.aggregate.masked_weighted_average``
 over the decoded segment updates, which also serves the dense methods.
 """
 from __future__ import annotations

@@ -35,7 +35,8 @@ from fl_core.model.adapter import DEFAULT_ADAPTER, Layout, lora_kind
 from fl_core.rundir.client_state import ClientState
 from fl_core.errors import ConfigError, ModelError
 from fl_core.model.base import BaseModel
-from fl_core.transports.messages import Upload, masked_weighted_average
+from fl_core.transports.messages import Upload
+from fl_core.methods.aggregate import masked_weighted_average
 
 
 class Method(ABC):

@@ -40,7 +40,8 @@ from fl_core.methods import get_method
 from fl_core.model.base import load_base_model
 from fl_core.objectives import get_objective
 from fl_core.rundir.checkpoint import Recorder
-from fl_core.rundir.reader import RunWriter, sha256
+from fl_core.rundir.layout import RoundRow, sha256
+from fl_core.rundir.writer import RunWriter
 from fl_core.transports import make_transport
 from fl_core.transports.messages import Upload
 
@@ -144,18 +145,18 @@ class RunContext:
         encode_s = clock() - t0
         self.method.client_finish(client, state)
         state.last_round = round_idx
-        row = {
-            "round": round_idx, "client": client, "position": position, "segment": sent.segment,
-            "samples": self.federation.weight(client), "local_steps": cfg.local_steps,
-            "train_s": train_s, "encode_s": encode_s, "decode_s": decode_s,
-            "compute_s": train_s + encode_s + decode_s, "train_loss": loss,
-            "uplink_bytes": len(sent.encoded.data), "downlink_bytes": len(down.data),
-            "uplink_sha256": sha256(sent.encoded.data), "downlink_sha256": sha256(down.data),
-            "up_header_bytes": sent.encoded.header_bytes, "up_position_bytes": sent.encoded.account.position_bytes,
-            "up_value_bytes": sent.encoded.account.value_bytes, "down_header_bytes": down.header_bytes,
-            "down_position_bytes": down.account.position_bytes, "down_value_bytes": down.account.value_bytes,
-            "k_a": sent.k_a, "k_b": sent.k_b, "rank": self.method.client_rank(client),
-        }
+        row = RoundRow(
+            round=round_idx, client=client, position=position, segment=sent.segment,
+            samples=self.federation.weight(client), local_steps=cfg.local_steps,
+            train_s=train_s, encode_s=encode_s, decode_s=decode_s,
+            compute_s=train_s + encode_s + decode_s, train_loss=loss,
+            uplink_bytes=len(sent.encoded.data), downlink_bytes=len(down.data),
+            uplink_sha256=sha256(sent.encoded.data), downlink_sha256=sha256(down.data),
+            up_header_bytes=sent.encoded.header_bytes, up_position_bytes=sent.encoded.account.position_bytes,
+            up_value_bytes=sent.encoded.account.value_bytes, down_header_bytes=down.header_bytes,
+            down_position_bytes=down.account.position_bytes, down_value_bytes=down.account.value_bytes,
+            k_a=sent.k_a, k_b=sent.k_b, rank=self.method.client_rank(client),
+        ).to_dict()
         return ClientResult(row, down.data, sent.encoded.data), state
 
     def save_blobs(self, round_idx: int, client: int, result: ClientResult) -> None:

@@ -9,7 +9,6 @@ with the same bytes an uninterrupted run would have produced.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from fl_core.run.capabilities import check
@@ -17,6 +16,7 @@ from fl_core.run.config import RunConfig
 from fl_core.run.context import RunContext
 from fl_core.errors import ConfigError, RunDirError
 from fl_core.rundir.lock import folder_lock
+from fl_core.rundir.reader import read_meta
 
 __all__ = ["RunContext", "resume", "train"]
 
@@ -41,11 +41,7 @@ def train(cfg: RunConfig, out: str | Path, progress: bool = True, arrivals=None,
 
 def saved_config(out: str | Path) -> tuple[dict, RunConfig]:
     """``run.json`` of a run directory and its config; ``RunDirError`` if there is nothing to resume."""
-    out = Path(out)
-    meta_file = out / "run.json"
-    if not meta_file.is_file():
-        raise RunDirError(f"{out} is not a run directory (no run.json): nothing to resume")
-    meta = json.loads(meta_file.read_text())
+    meta = read_meta(out, missing=f"{out} is not a run directory (no run.json): nothing to resume")
     return meta, RunConfig.from_dict(meta["config"])
 
 

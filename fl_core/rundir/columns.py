@@ -86,3 +86,21 @@ def check_frame(
         else:
             frame[name] = numbers
     return frame
+
+
+#: What every numeric column of rounds.csv may hold (checked on reading; a hand-edited file is refused).
+ROUND_TYPES: dict[str, Column] = {
+    **dict.fromkeys(["round", "client", "position", "samples", "local_steps", "rank", "uplink_bytes",
+                     "downlink_bytes", "up_header_bytes", "up_position_bytes", "up_value_bytes",
+                     "down_header_bytes", "down_position_bytes", "down_value_bytes"], COUNT),
+    "segment": Column(integer=True, low=-1),  # -1: no EcoLoRA segment
+    **dict.fromkeys(["train_s", "encode_s", "decode_s", "compute_s", "server_s"], SECONDS),
+    "train_loss": Column(low=None, nan_ok=True),
+    "k_a": RATIO, "k_b": RATIO,
+}
+#: The numeric columns of eval.csv (round -1 is the base model; metrics may be absent for a run).
+EVAL_TYPES: dict[str, Column] = {
+    "round": Column(integer=True, low=-1), "eval_loss": Column(low=None, nan_ok=True),
+    "arc_questions": Column(integer=True, nan_ok=True),
+    **dict.fromkeys(["arc", "arc_easy", "arc_challenge", "pref_accuracy", "policy_pref_accuracy"], RATIO),
+}

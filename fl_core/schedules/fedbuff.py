@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fl_core.methods.aggregate import stale_step, staleness_weight
 from fl_core.schedules.base import Schedule
 
 
@@ -84,10 +85,10 @@ class FedBuffSchedule(Schedule):
                 row = item.result.row
                 upload = ctx.receive(item.client, item.result.up)
                 staleness = version - row["dispatch_round"]
-                weight = (1 + staleness) ** -cfg.staleness_exponent
+                weight = staleness_weight(staleness, cfg.staleness_exponent)
                 current = method.global_vector
                 reference = current if ctx.transport.uploads_are_updates else snapshots[row["dispatch_round"]]
-                upload.vector = current + weight * (upload.vector - reference)
+                upload.vector = stale_step(current, reference, upload.vector, weight)
                 row.update(round=version, position=position, staleness=staleness, staleness_weight=weight)
                 ctx.save_blobs(version, item.client, item.result)
                 rows.append(row)

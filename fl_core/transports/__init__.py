@@ -1,7 +1,7 @@
 """Transports turn a method's vectors into real messages (and back).
 
-* :mod:`.messages` — ``Upload``, ``SentUpload``, ``masked_weighted_average`` (Eq. 2): the leaf
-  every method, transport and schedule shares;
+* :mod:`.messages` — ``Upload``, ``SentUpload``: the leaf every method, transport and schedule
+  shares (Eq. 2 averaging is :func:`fl_core.methods.aggregate.masked_weighted_average`);
 * :mod:`.dense` — whole adapters both ways (every method without EcoLoRA);
 * :mod:`.ecolora` — EcoLoRA: :mod:`.compressor` (k schedule → segment → top-k with residual →
   codecs) composed with a download policy from :mod:`.downloads` (shared broadcast, exact stack).

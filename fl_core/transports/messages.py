@@ -1,4 +1,4 @@
-"""What transports, methods and schedules share: decoded uploads, sent uploads, Eq. 2 averaging.
+"""What transports, methods and schedules share: decoded uploads and sent uploads.
 
 A leaf module (it imports only the codec), so that methods, transports and the round
 loop can all use it without importing each other.
@@ -30,17 +30,3 @@ class SentUpload:
     segment: int = -1
     k_a: float = 1.0
     k_b: float = 1.0
-
-
-def masked_weighted_average(previous: torch.Tensor, uploads: list[Upload]) -> torch.Tensor:
-    """Eq. 2 generalised: per entry, the sample-weighted mean over the uploads covering it.
-
-    Entries no upload covers keep ``previous``; with full coverage this is FedAvg.
-    """
-    num = torch.zeros_like(previous)
-    den = torch.zeros_like(previous)
-    for u in uploads:
-        w = torch.full_like(previous, u.weight) if u.covered is None else u.covered.float() * u.weight
-        num += w * u.vector
-        den += w
-    return torch.where(den > 0, num / den.clamp_min(1e-30), previous)

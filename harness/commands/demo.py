@@ -7,7 +7,6 @@ Figure-3 PNG. Finished runs and sweep cells are reused, interrupted runs resumed
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -31,10 +30,10 @@ def _demo_config(label: str, model: str, rounds: int, threads: int):
 
 def _ensure_run(label: str, run_dir: Path, model: str, rounds: int, threads: int) -> Path:
     from fl_core.run import loop
+    from fl_core.rundir.reader import read_meta
 
-    meta = run_dir / "run.json"
-    if meta.is_file():
-        status = json.loads(meta.read_text()).get("status")
+    if (run_dir / "run.json").is_file():
+        status = read_meta(run_dir).get("status")
         if status == "complete":
             click.echo(f"  {label}: reusing {run_dir}")
             return run_dir
