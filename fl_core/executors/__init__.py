@@ -1,7 +1,7 @@
 """Executors: where the clients of a round train.
 
 ``local`` trains them one after another in this process; ``ray`` trains them in parallel
-as Ray actors, each holding one copy of the base model (:mod:`fl_core.executors.ray`).
+as Ray actors, each holding one copy of the base model (:mod:`fl_core.executors.ray_actors`).
 Both run the same client step, so every message byte is the same whichever runs it.
 Ray is an optional extra: :func:`import_ray` says exactly what to install when it is missing.
 """

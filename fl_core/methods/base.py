@@ -13,8 +13,8 @@ What a method supports is declared as class attributes and checked once, before 
 model load, by :func:`fl_core.run.capabilities.check`:
 
 * ``objectives`` — local objectives it trains with;
-* ``schedules`` — round schedules it runs under (FedBuff mixes a stale update into one
-  shared global adapter, so it needs ``shares_one_layout``);
+* ``schedules`` — round schedules it runs under, ``None`` for all (FedBuff mixes a stale
+  update into one shared global adapter, so only :class:`SingleAdapterMethod` sets ``None``);
 * ``composes_with_ecolora`` and ``ecolora_download`` — whether EcoLoRA wraps it and with
   which download policy (:data:`fl_core.transports.downloads.DOWNLOAD_POLICIES`);
 * ``config_type`` — its typed settings (a dataclass declared with
