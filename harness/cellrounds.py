@@ -10,9 +10,8 @@ With the cache off (``NETBENCH_FLOW_CACHE=off``) there is nothing to fill and it
 """
 from __future__ import annotations
 
-import queue
+import functools
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from tqdm import tqdm
@@ -20,7 +19,7 @@ from tqdm import tqdm
 from fl_core.errors import NetbenchError
 from harness.replay import round_transfers
 from harness.scenario.spec import engines
-from ns3_scenarios.worker import NsWorker
+from ns3_scenarios.worker import NsWorker, WorkerPool
 
 
 def round_cached(engine: Any) -> bool:
@@ -28,7 +27,7 @@ def round_cached(engine: Any) -> bool:
     return bool(getattr(engine, "caches_rounds", False))
 
 
-def prefill(plan: Any, workers: Sequence[NsWorker], *, progress: bool = True) -> int:
+def prefill(plan: Any, workers: WorkerPool | Sequence[NsWorker], *, progress: bool = True) -> int:
     """Simulate every round of ``plan``'s pending cells whose engine caches rounds; returns rounds simulated.
 
     A round that fails is left out (its cell then fails with the same error when it runs),
@@ -39,23 +38,18 @@ def prefill(plan: Any, workers: Sequence[NsWorker], *, progress: bool = True) ->
     cells = [c for c in plan.pending if round_cached(engines()[c.scenario.engine])]
     if not cells or disk_cache().folder is None:
         return 0
-    idle: queue.Queue[NsWorker] = queue.Queue()
-    for w in workers:
-        idle.put(w)
+    pool = workers if isinstance(workers, WorkerPool) else WorkerPool(workers)
     failed: set[int] = set()
 
     def simulate(k: int, scenario: Any, seed: int, transfers: list) -> None:
         if k in failed:
             return
-        worker = idle.get()
         try:
             engine = engines()[scenario.engine]
-            worker.call(engine.simulate_round, scenario.network, transfers, seed=seed,
-                        settings=scenario.engine_settings)
+            pool.call(engine.simulate_round, scenario.network, transfers, seed=seed,
+                      settings=scenario.engine_settings)
         except NetbenchError:
             failed.add(k)
-        finally:
-            idle.put(worker)
 
     tasks = []
     for k, cell in enumerate(cells):
@@ -65,11 +59,8 @@ def prefill(plan: Any, workers: Sequence[NsWorker], *, progress: bool = True) ->
     bars = [tqdm(total=sum(1 for t in tasks if t[0] == k), desc=f"{cell.run} @ {cell.name}", unit="round",
                  position=k + 1, leave=True, disable=not progress) for k, cell in enumerate(cells)]
     try:
-        with ThreadPoolExecutor(len(workers)) as executor:
-            futures = {executor.submit(simulate, *task): task[0] for task in tasks}
-            for future in as_completed(futures):
-                future.result()
-                bars[futures[future]].update()
+        for k, _ in pool.run((task[0], functools.partial(simulate, *task)) for task in tasks):
+            bars[k].update()
     finally:
         for bar in bars:
             bar.close()

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import queue
+import functools
 import re
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from harness.replay import checked_rounds, replay_record
 from harness.scenario import Scenario, as_scenario
 from harness.timing import read_timing, summarize, timing_frame, write_table
 from ns3_scenarios.network import Network
-from ns3_scenarios.worker import NsWorker, shared_worker
+from ns3_scenarios.worker import NsWorker, WorkerPool, shared_worker
 
 #: What a cell runs in a worker: ``(record, scenario) -> timing table``.
 CellFn = Callable[..., pd.DataFrame]
@@ -169,27 +168,18 @@ def execute_local(plan: SweepPlan, cell_fn: CellFn, *, jobs: int = 1, workers: S
     slow = sum(1 for c in plan.pending if round_cached(engines()[c.scenario.engine]))
     wanted = max(len(plan.pending), jobs if slow else 1)
     own = [] if workers is not None else [NsWorker() for _ in range(min(jobs, wanted) - 1)]
-    pool = list(workers) if workers is not None else [shared_worker(), *own]
+    pool = WorkerPool(list(workers) if workers is not None else [shared_worker(), *own])
     if slow and cell_fn is replay_record:
         prefill(plan, pool, progress=progress)
-    idle: queue.Queue[NsWorker] = queue.Queue()
-    for w in pool:
-        idle.put(w)
 
     def run_cell(cell: Cell) -> pd.DataFrame | str:
-        worker = idle.get()
         try:
-            return worker.call(cell_fn, plan.records[cell.run], cell.scenario)
+            return pool.call(cell_fn, plan.records[cell.run], cell.scenario)
         except NetbenchError as exc:
             return str(exc)
-        finally:
-            idle.put(worker)
 
     try:
-        with ThreadPoolExecutor(len(pool)) as executor:
-            futures = {executor.submit(run_cell, cell): cell for cell in plan.pending}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+        yield from pool.run((cell, functools.partial(run_cell, cell)) for cell in plan.pending)
     finally:
         for w in own:
             w.close()

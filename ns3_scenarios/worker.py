@@ -19,12 +19,14 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import queue
 import re
 import shutil
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +35,7 @@ from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.simcore import HOME_ENV
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 _ROOTRC = "Root.Stacktrace: no\n"
 _STDERR = "stderr.log"
@@ -193,3 +196,40 @@ def shared_worker() -> NsWorker:
             _shared = NsWorker()
             atexit.register(_shared.close)
         return _shared
+
+
+class WorkerPool:
+    """Workers lent out one call at a time, to as many threads as there are workers.
+
+    The one pool the harness runs ns-3 work on (sweep cells, round-parallel prefill): a
+    call waits for an idle worker, runs on it, and gives it back, failed or not.
+    """
+
+    def __init__(self, workers: Sequence[NsWorker]) -> None:
+        if not workers:
+            raise ScenarioError("a worker pool needs at least one worker")
+        self.workers = list(workers)
+        self._idle: queue.Queue[NsWorker] = queue.Queue()
+        for worker in self.workers:
+            self._idle.put(worker)
+
+    def __len__(self) -> int:
+        return len(self.workers)
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` on the next idle worker (:meth:`NsWorker.call`)."""
+        worker = self._idle.get()
+        try:
+            return worker.call(fn, *args, **kwargs)
+        finally:
+            self._idle.put(worker)
+
+    def run(self, jobs: Iterable[tuple[K, Callable[[], T]]]) -> Iterator[tuple[K, T]]:
+        """Run each ``(key, job)`` on a thread of its own (one per worker); yield ``(key, result)`` as each ends.
+
+        A job calls :meth:`call` for its ns-3 work; an exception it raises is raised here.
+        """
+        with ThreadPoolExecutor(len(self.workers)) as threads:
+            futures = {threads.submit(job): key for key, job in jobs}
+            for future in as_completed(futures):
+                yield futures[future], future.result()

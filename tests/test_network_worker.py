@@ -4,6 +4,7 @@ A real ns-3 abort inside a sweep cell is tested in test_replay.py.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -11,7 +12,7 @@ import time
 import pytest
 
 from ns3_scenarios.errors import ScenarioError
-from ns3_scenarios.worker import NsWorker, RemoteTraceback, ns3_message
+from ns3_scenarios.worker import NsWorker, RemoteTraceback, WorkerPool, ns3_message
 
 
 def _pid() -> int:
@@ -68,3 +69,20 @@ def test_ns3_message_falls_back_to_the_last_line():
     assert ns3_message('x\nmsg="Address Collision", file=a.cc, line=3\nNS_FATAL\n') == "Address Collision"
     assert ns3_message("one\ntwo\n\n") == "two"
     assert ns3_message("") == "no message"
+
+
+def _slow_pid(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_a_pool_lends_each_worker_to_one_call_at_a_time(worker):
+    with NsWorker() as second:
+        pool = WorkerPool([worker, second])
+        jobs = [(k, functools.partial(pool.call, _slow_pid, 0.3)) for k in range(4)]
+        results = dict(pool.run(jobs))
+        assert sorted(results) == [0, 1, 2, 3]
+        assert set(results.values()) == {worker.call(_pid), second.call(_pid)}  # both workers, nobody else
+        with pytest.raises(ScenarioError, match="invalid value 3"):
+            dict(pool.run([(0, functools.partial(pool.call, _refuse, 3))]))
+        assert pool.call(_pid) in set(results.values())  # a failed call gave its worker back
