@@ -43,7 +43,6 @@ import torch
 from fl_core.model.adapter import Layout
 from fl_core.rundir.client_state import ClientState
 from fl_core.codec.rounding import fp16_exact
-from fl_core.errors import ConfigError
 from fl_core.methods.base import SingleAdapterMethod
 from fl_core.methods.tri_lora import tri_lora_config
 from fl_core.model.base import BaseModel
@@ -61,12 +60,6 @@ class CELoRAConfig:
                          min=0, min_open=True)
     mix: float = setting(0.5, "CE-LoRA: weight of parameter-space similarity (1 - mix for data space).",
                          min=0, max=1)
-
-    def validate(self) -> None:
-        if not self.tau > 0:
-            raise ConfigError(f"CE-LoRA temperature celora_tau={self.tau} must be > 0")
-        if not 0 <= self.mix <= 1:
-            raise ConfigError(f"CE-LoRA similarity mix celora_mix={self.mix} must lie in [0, 1]")
 
 
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +28,11 @@ import torch.nn.functional as F
 from fl_core.data.records import PreferencePair
 from fl_core.data.template import format_preference
 from fl_core.run.device import to_device
-from fl_core.errors import ConfigError, ModelError
+from fl_core.errors import ModelError
 from fl_core.evaluation.metrics import continuation_logprobs, scored_logprobs
 from fl_core.objectives.local import local_train
 from fl_core.objectives.sft import IGNORE, TokenizedExample, collate, tokenize_responses
-from fl_core.run.settings import setting
+from fl_core.run.settings import check_limits, setting
 
 DEFAULT_BETA = 0.1  # Rafailov et al. (2023); TRL's and OpenFedLLM's default
 
@@ -44,10 +43,6 @@ class DPOConfig:
 
     beta: float = setting(DEFAULT_BETA, "DPO: strength of the KL anchor to the frozen base model.",
                           min=0, min_open=True)
-
-    def validate(self) -> None:
-        if not (math.isfinite(self.beta) and self.beta > 0):
-            raise ConfigError(f"DPO beta={self.beta} must be > 0")
 
 
 @dataclass
@@ -137,7 +132,7 @@ class DPOObjective:
     config_type = DPOConfig
 
     def __init__(self, tokenizer, max_len: int, beta: float = DEFAULT_BETA) -> None:
-        DPOConfig(beta).validate()
+        check_limits(DPOConfig(beta), prefix="dpo_")
         self.tokenizer = tokenizer
         self.max_len = max_len
         self.beta = beta

@@ -11,11 +11,10 @@ validated. Combinations of components are checked by :func:`fl_core.run.capabili
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import asdict, dataclass
 
 from fl_core.errors import ConfigError
-from fl_core.run.settings import setting
+from fl_core.run.settings import check_limits, setting
 from fl_core.transports.ecolora_config import EcoLoRAConfig
 
 __all__ = ["EcoLoRAConfig", "RunConfig", "SCHEDULE_OF_PARTICIPATION"]
@@ -67,7 +66,7 @@ class RunConfig:
                                       kind="count-or-all")
     participation: str = setting("uniform", "uniform sampling of N_t clients per round, asynchronous FedBuff with "
                                  "a buffer of N_t, or deadline rounds (same as --schedule).",
-                                 choices=tuple(SCHEDULE_OF_PARTICIPATION))
+                                 choices=tuple(SCHEDULE_OF_PARTICIPATION), registered=True)
     concurrency: int | None = setting(None, "FedBuff: clients in flight (default 2 N_t).", min=1)
     staleness_exponent: float = setting(0.5, "FedBuff: an update of staleness s is weighted (1+s)^-exponent.", min=0)
     links: tuple[str, ...] = setting((), "Per-client links UP/DOWN Mbps, cycled by client id (FedBuff and deadline "
@@ -102,37 +101,30 @@ class RunConfig:
         return SCHEDULE_OF_PARTICIPATION.get(self.participation, self.participation)
 
     def settings_of(self, component: str, config_type: type):
-        """The typed, validated config of ``component`` (defaults where ``settings`` says nothing)."""
+        """The typed config of ``component`` (defaults where ``settings`` says nothing), checked: its
+        declared limits, then its own ``validate()`` if it has one (rules across its fields)."""
         values = self.settings.get(component, {})
         known = {f.name for f in dataclasses.fields(config_type)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown {component} setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
         typed = config_type(**values)
+        check_limits(typed, prefix=f"{component}_")
         if hasattr(typed, "validate"):
             typed.validate()
         return typed
 
     def validate(self) -> None:
-        """Refuse impossible values of this config's own fields (combinations: ``fl_core.run.capabilities.check``);
-        resolves ``full_arc`` into ``arc_final``."""
+        """Refuse impossible values of this config's own fields: the declared limits
+        (:func:`~fl_core.run.settings.check_limits`), then the rules across fields (combinations of
+        components: ``fl_core.run.capabilities.check``); resolves ``full_arc`` into ``arc_final``."""
         if self.full_arc:
             self.arc_final = None
-        checks = [
-            (self.rank >= 1, f"LoRA rank r={self.rank} must be >= 1"),
-            (all(r >= 1 for r in self.ranks), f"all heterogeneous ranks must be >= 1, got {list(self.ranks)}"),
-            (self.lora_alpha > 0, f"LoRA alpha={self.lora_alpha} must be > 0"),
-            (self.n_clients >= 1, f"number of clients K={self.n_clients} must be >= 1"),
-            (1 <= self.participants <= self.n_clients,
+        check_limits(self)
+        checks = [  # what the declared limits cannot say: across fields, and inside tuples
+            (self.participants <= self.n_clients,
              f"participants per round N_t={self.participants} must lie in [1, K={self.n_clients}]"),
-            (self.rounds >= 1, f"rounds={self.rounds} must be >= 1"),
-            (self.local_steps >= 1, f"local steps={self.local_steps} must be >= 1"),
-            (self.batch_size >= 1, f"batch size={self.batch_size} must be >= 1"),
-            (self.max_len >= 8, f"max_len={self.max_len} must be >= 8"),
-            (math.isfinite(self.lr) and self.lr > 0, f"learning rate={self.lr} must be a finite number > 0"),
-            (self.alpha > 0, f"Dirichlet alpha={self.alpha} must be > 0"),
-            (self.eval_every >= 1, f"eval_every={self.eval_every} must be >= 1"),
-            (self.threads >= 1, f"threads={self.threads} must be >= 1"),
+            (all(r >= 1 for r in self.ranks), f"all heterogeneous ranks must be >= 1, got {list(self.ranks)}"),
             (len(self.target_modules) > 0, "at least one LoRA target module is needed"),
             (self.mmlu_subset is None or self.mmlu_subset >= 1, f"mmlu_subset={self.mmlu_subset} must be >= 1"),
         ]

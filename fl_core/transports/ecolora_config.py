@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from fl_core.codec.payload import sparse_codec_name
 from fl_core.codec.segments import check_segments
 from fl_core.errors import ConfigError
-from fl_core.run.settings import setting
+from fl_core.run.settings import check_limits, setting
 
 
 @dataclass
@@ -47,20 +47,10 @@ class EcoLoRAConfig:
         return sparse_codec_name("golomb" if self.encode else {16: "raw16", 32: "raw"}[self.raw_position_bits])
 
     def validate(self, participants: int) -> None:
-        """Refuse impossible settings with a message naming the parameter."""
-        for name in ("k_max", "k_min_a", "k_min_b"):
-            v = getattr(self, name)
-            if not (0 < v <= 1):
-                raise ConfigError(f"{name}={v} must lie in (0, 1]")
-        if self.stack_download not in ("dense", "offset"):
-            raise ConfigError(f"stack_download={self.stack_download!r} must be 'dense' or 'offset'")
-        if self.raw_position_bits not in (16, 32):
-            raise ConfigError(f"raw_position_bits={self.raw_position_bits} must be 16 or 32")
-        if self.fixed_k is not None and not (0 < self.fixed_k <= 1):
-            raise ConfigError(f"fixed k={self.fixed_k} must lie in (0, 1]")
+        """Refuse impossible settings with a message naming the parameter: the declared limits, then
+        the rules across fields (k_min <= k_max; N_s <= ``participants``)."""
+        check_limits(self)
         if self.k_min_a > self.k_max or self.k_min_b > self.k_max:
             raise ConfigError(f"k_min ({self.k_min_a}, {self.k_min_b}) must not exceed k_max={self.k_max}")
-        if self.gamma_a < 0 or self.gamma_b < 0 or self.beta < 0:
-            raise ConfigError("gamma_a, gamma_b and beta must be >= 0")
         if self.round_robin:
             check_segments(self.n_segments, participants)
