@@ -103,3 +103,26 @@ def test_the_library_refuses_what_the_cli_refuses(where, f, value, dolly_file, t
     message = str(info.value)
     name = f.metadata.get("label") or f.name
     assert name in message and "\n" not in message, message
+
+
+def test_settings_are_resolved_once_per_value(tmp_path, monkeypatch):
+    """The deadline schedule asks for its settings every round: the trace is read once, not every round."""
+    from fl_core.schedules import deadline
+
+    trace = tmp_path / "trace.csv"
+    trace.write_text("client,on\n0,0110\n")
+    reads = []
+    real = deadline.read_availability_trace
+    monkeypatch.setattr(deadline, "read_availability_trace", lambda path: reads.append(path) or real(path))
+    cfg = RunConfig(**BASE, participation="deadline", links=("1/5",),
+                    settings={"deadline": {"deadline_s": 1.0, "availability_trace": str(trace)}})
+    first = cfg.settings_of("deadline", deadline.DeadlineConfig)
+    for round_idx in range(5):
+        deadline.invited(cfg, round_idx)
+        deadline.available(cfg, round_idx, [0, 1], {})
+    assert cfg.settings_of("deadline", deadline.DeadlineConfig) is first and len(reads) == 1
+    cfg.settings["deadline"]["availability"] = 0.5  # a changed value is resolved (and checked) again
+    assert cfg.settings_of("deadline", deadline.DeadlineConfig).availability == 0.5 and len(reads) == 2
+    cfg.settings["deadline"]["availability"] = 2
+    with pytest.raises(ConfigError, match="availability=2 must be a finite number in"):
+        cfg.settings_of("deadline", deadline.DeadlineConfig)

@@ -11,6 +11,7 @@ validated. Combinations of components are checked by :func:`fl_core.run.capabili
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import asdict, dataclass
 
 from fl_core.errors import ConfigError
@@ -102,8 +103,16 @@ class RunConfig:
 
     def settings_of(self, component: str, config_type: type):
         """The typed config of ``component`` (defaults where ``settings`` says nothing), checked: its
-        declared limits, then its own ``validate()`` if it has one (rules across its fields)."""
+        declared limits, then its own ``validate()`` if it has one (rules across its fields).
+
+        Resolved once per distinct value: a schedule may ask every round without checking (or
+        reading an availability trace) again.
+        """
         values = self.settings.get(component, {})
+        key = (component, config_type, json.dumps(values, sort_keys=True, default=repr))
+        resolved = self.__dict__.setdefault("_resolved_settings", {})
+        if key in resolved:
+            return resolved[key]
         known = {f.name for f in dataclasses.fields(config_type)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -112,6 +121,7 @@ class RunConfig:
         check_limits(typed, prefix=f"{component}_")
         if hasattr(typed, "validate"):
             typed.validate()
+        resolved[key] = typed
         return typed
 
     def validate(self) -> None:
