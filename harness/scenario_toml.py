@@ -258,6 +258,10 @@ def _parse_links(doc: Mapping, link_table: Mapping, ctx: _Context, **common: Any
         if "traces" in table:
             if choices is not None:
                 raise ScenarioError("links: give either traces or [[links.choice]], not both")
+            if "trace" in link_table or any(isinstance(link_table.get(k), Mapping) and "trace" in link_table[k]
+                                            for k in ("uplink", "downlink")):
+                raise ScenarioError("links.traces: [link] has a trace, which a choice whose direction was not "
+                                    "measured would inherit; remove it from [link]")
             choices = _trace_choices(table["traces"])
         if not isinstance(choices, list) or not choices:
             raise ScenarioError("links.choice: missing; give one [[links.choice]] table per kind of link, or "

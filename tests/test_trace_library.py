@@ -127,6 +127,8 @@ def test_per_client_traces_are_a_seeded_choice_stable_across_processes():
     ('[link]\nup = "1Mbps"\ndown = "5Mbps"\n[links]\ntraces = ["trace/norway-*"]\n',
      "links.traces[0]: 'trace/norway-*' matches no library trace"),
     ('[link]\nup = "1Mbps"\ndown = "5Mbps"\n[links]\ntraces = ["*-lte-*"]\n', "links.traces[0]: invalid pattern"),
+    ('[link]\nup = "1Mbps"\ndown = "5Mbps"\ntrace = "trace/att-lte-driving"\n[links]\ntraces = ["trace/*-lte-*"]\n',
+     "links.traces: [link] has a trace"),
 ])
 def test_bad_library_references_are_one_clear_error(text, message):
     with pytest.raises(ScenarioError, match="^" + re.escape("bad.toml: " + message)):
@@ -169,3 +171,12 @@ def test_a_tiny_run_through_a_measured_uplink_follows_the_trace_integral(tmp_pat
     assert timing["upload_s"].sum() / timing["theory_upload_s"].sum() == pytest.approx(1.0, abs=0.03)
     # and the trace matters: its integral is not the closed form at the mean rate
     assert (timing["theory_upload_s"] - timing["analytic_upload_s"]).abs().max() > 0.1
+
+
+def test_the_distribution_ships_every_library_file():
+    import fnmatch
+    import tomllib
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ns3_scenarios"]
+    for path in trace_library.DATA.iterdir():
+        assert any(fnmatch.fnmatch(f"trace_data/{path.name}", p) for p in patterns), path.name
