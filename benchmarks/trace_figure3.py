@@ -94,7 +94,7 @@ def figure(table: pd.DataFrame, out: Path) -> None:
     scenarios = list(dict.fromkeys(table["scenario"]))
     methods = list(dict.fromkeys(table["method"]))
     width = 0.8 / len(methods)
-    fig = Figure(figsize=(max(10, 0.9 * len(scenarios)), 5.2))
+    fig = Figure(figsize=(max(10, 0.9 * len(scenarios)) + 2.5, 5.2))
     ax = fig.subplots()
     for j, method in enumerate(methods):
         m = table[table["method"] == method].set_index("scenario").reindex(scenarios)
@@ -109,9 +109,14 @@ def figure(table: pd.DataFrame, out: Path) -> None:
                    label="trace-integral theory" if j == 0 else None)
     ax.set_xticks(np.arange(len(scenarios)), [s.removeprefix("trace/") for s in scenarios], rotation=35,
                   ha="right", fontsize=8)
+    presets = sum(1 for name in scenarios if not name.startswith("trace/"))
+    if 0 < presets < len(scenarios):
+        ax.axvline(presets - 0.5, color="0.4", lw=0.8, ls=":")
+        for text, align in (("presets  ", "right"), ("  measured traces", "left")):
+            ax.text(presets - 0.5, 0.98, text, ha=align, va="top", fontsize=7, transform=ax.get_xaxis_transform())
     ax.set_ylabel("time over all rounds (minutes)")
     ax.set_title("Computation vs communication on measured networks (mahimahi traces) and the presets", fontsize=10)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     save(fig, out)
