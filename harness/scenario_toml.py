@@ -419,12 +419,17 @@ def load_file(path: str | Path) -> Scenario:
 
 def with_shorthand_impairments(network: Network, *, loss: float | None = None, trace: str | Path | None = None
                                ) -> Network:
-    """``network`` with ``--loss RATE`` (random loss) and ``--trace FILE`` (capacity trace) on both directions."""
+    """``network`` with ``--loss RATE`` (random loss) and ``--trace FILE`` (capacity trace) on both directions;
+    ``--trace trace/<name>`` puts a library trace's measured uplink and downlink each on its own direction."""
     if not loss and trace is None:
         return network
     try:
-        read = traces.read_trace(trace) if trace else None
+        if trace and str(trace) in trace_library.names():
+            entry = trace_library.get(str(trace))
+            read = {d: entry.trace(d) if d in entry.measured else None for d in ("up", "down")}
+        else:
+            read = dict.fromkeys(("up", "down"), traces.read_trace(trace) if trace else None)
     except ScenarioError as exc:
         raise ScenarioError(f"--trace: {exc}") from None
-    impairments = Impairments(loss=parse_loss(loss, "--loss") if loss else None, trace=read)
-    return network.with_(up=impairments, down=impairments)
+    lossy = parse_loss(loss, "--loss") if loss else None
+    return network.with_(**{d: Impairments(loss=lossy, trace=t) for d, t in read.items()})

@@ -180,3 +180,14 @@ def test_the_distribution_ships_every_library_file():
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["ns3_scenarios"]
     for path in trace_library.DATA.iterdir():
         assert any(fnmatch.fnmatch(f"trace_data/{path.name}", p) for p in patterns), path.name
+
+
+def test_the_trace_flag_takes_a_library_trace_each_direction_its_own():
+    from harness.params import shorthand_scenario
+    from ns3_scenarios.network import parse_network
+
+    s = shorthand_scenario(parse_network("1/5"), latency=0.05, tcp="linux", compute_scale=None, server_link=None,
+                           exact_star=False, loss=None, trace="trace/verizon-lte-short")
+    entry = trace_library.get("trace/verizon-lte-short")
+    assert s.network.up.trace == entry.trace("up") and s.network.down.trace == entry.trace("down")
+    assert s.network.up_bps == 1e6  # the --network rates stay the nominal ones
