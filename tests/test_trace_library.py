@@ -3,6 +3,7 @@
 and a replay through a measured uplink against the trace integral."""
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import re
@@ -111,7 +112,7 @@ def test_per_client_traces_are_a_seeded_choice_stable_across_processes():
                          env={"PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "77", "PATH": "/usr/bin:/bin"}).stdout
     digest, listed = out.split(" ", 1)
     s = load_text(MIX.format(seed=3), name="mix", origin="mix.toml")
-    assert digest == s.hash and eval(listed) == first  # a resumed or replayed run sees the same federation
+    assert digest == s.hash and ast.literal_eval(listed) == first  # a resumed or replayed run sees the same federation
     # each client enters its trace at its own seeded offset, the same on every load
     seed = s.round_seed("run", 0)
     offsets = [unit_draw(flow_seed(seed, c, "trace")) for c in clients]
