@@ -192,3 +192,16 @@ def test_the_trace_flag_takes_a_library_trace_each_direction_its_own():
     entry = trace_library.get("trace/verizon-lte-short")
     assert s.network.up.trace == entry.trace("up") and s.network.down.trace == entry.trace("down")
     assert s.network.up_bps == 1e6  # the --network rates stay the nominal ones
+
+
+def test_the_figure_scripts_outage_check_follows_the_trace_clock_and_wraps():
+    from ns3_scenarios.links import CapacityTrace
+
+    spec = importlib.util.spec_from_file_location("trace_figure3", ROOT / "benchmarks" / "trace_figure3.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    trace = CapacityTrace((0.0, 1.0, 2.0), (1e6, 0.0, 2e6), 3.0)
+    overlap = module._outage_overlap
+    assert not overlap(trace, 0.2, 0.5) and overlap(trace, 0.5, 0.6) and overlap(trace, 1.5, 0.1)
+    assert not overlap(trace, 2.5, 1.4) and overlap(trace, 2.5, 1.6)  # wraps past 3 s into the outage at 1 s
+    assert not overlap(None, 0.0, 10.0) and not overlap(trace, 1.5, 0.0)
