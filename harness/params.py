@@ -151,7 +151,7 @@ def scenario_options(command: Any) -> Any:
                      help="Random packet loss rate on both directions of every access link, e.g. 0.01 (seeded)."),
         click.option("--trace", type=click.Path(dir_okay=False, path_type=str), default=None,
                      help="Capacity trace (CSV time_s,mbps or mahimahi) that both directions of every access "
-                          "link follow."),
+                          "link follow; or a library trace trace/<name> (each direction its measured trace)."),
     ]
     for option in reversed(options):
         command = option(command)

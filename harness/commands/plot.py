@@ -1,6 +1,6 @@
 """``netbench plot``: Figure 3 (computation vs communication time per method and network), the
-ns-3 / closed-form divergence per impairment, or the k schedule of EcoLoRA runs beside the k the
-paper's tables imply (``--kind k``)."""
+ns-3 / closed-form divergence per impairment, the k schedule of EcoLoRA runs beside the k the
+paper's tables imply (``--kind k``), or a capacity trace over time (``--kind trace``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,11 +14,13 @@ __all__ = ["plot"]
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Image file to write (PNG, PDF or SVG by suffix) [default: results/<kind>.png].")
-@click.option("--kind", type=click.Choice(["figure3", "divergence", "k"]), default="figure3", show_default=True,
+@click.option("--kind", type=click.Choice(["figure3", "divergence", "k", "trace"]), default="figure3",
+              show_default=True,
               help="figure3: computation/communication bars; divergence: ns-3 over the closed form per impairment "
                    "(scenarios named <factor>=<level>, e.g. the divergence/... built-ins); both read one timing or "
                    "summary CSV. k: EcoLoRA's k_A/k_B per round of the run directories given, beside the paper's "
-                   "implied k.")
+                   "implied k. trace: the rate over time (uplink, downlink) of one library trace (trace/<name>), "
+                   "scenario (built-in or file) or trace file.")
 @click.option("--unit", type=click.Choice(["auto", "hours", "minutes", "seconds"]), default="auto",
               show_default=True, help="Time unit of the y axis.")
 def plot(inputs: tuple[Path, ...], out: Path | None, kind: str, unit: str) -> None:
@@ -31,6 +33,15 @@ def plot(inputs: tuple[Path, ...], out: Path | None, kind: str, unit: str) -> No
                               save)
 
     out = out or Path("results") / f"{kind}.png"
+    if kind == "trace":
+        from harness.trace_plot import trace_figure, traces_of
+
+        if len(inputs) != 1:
+            raise NetbenchError(f"--kind trace draws exactly one trace, scenario or trace file, got {len(inputs)}")
+        source = str(inputs[0])
+        save(trace_figure(traces_of(source), source), check_out_file(out))
+        click.echo(f"wrote {out}")
+        return
     if kind == "k":
         from fl_core.rundir.reader import read_run
 

@@ -13,7 +13,8 @@ __all__ = ["scenarios"]
 @click.option("--check", "check", type=click.Path(path_type=Path), multiple=True,
               help="Validate this scenario file (repeatable): prints its name and hash, or one error line.")
 @click.option("--show", default=None, metavar="FILE_OR_NAME",
-              help="Print the resolved spec (JSON) of a built-in or a file.")
+              help="Print the resolved spec (JSON) of a built-in or a file; with measured traces, also their "
+                   "provenance, licence and statistics (key measured_traces).")
 def scenarios(check: tuple[Path, ...], show: str | None) -> None:
     """List the built-in scenarios (name, hash, description); with --check, validate files instead."""
     from harness.scenario import builtins as scenario_builtins
@@ -26,8 +27,13 @@ def scenarios(check: tuple[Path, ...], show: str | None) -> None:
             click.echo(f"ok: {path}: scenario {scenario.name!r}, hash {scenario.hash}, engine {scenario.engine}")
         return
     if show is not None:
+        from ns3_scenarios.trace_library import provenance_of
+
         scenario = load_scenario(show)
-        click.echo(json.dumps({**scenario.resolved(), "hash": scenario.hash}, indent=2, sort_keys=True))
+        spec = scenario.resolved()
+        measured = provenance_of(spec)
+        click.echo(json.dumps({**spec, "hash": scenario.hash, **({"measured_traces": measured} if measured else {})},
+                              indent=2, sort_keys=True))
         return
     rows = []
     for name in scenario_builtins.names():

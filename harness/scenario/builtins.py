@@ -1,4 +1,5 @@
-"""Built-in named scenarios: the paper's four presets, a few realistic access networks, a WiFi and an LTE cell.
+"""Built-in named scenarios: the paper's four presets, a few realistic access networks, a WiFi and an LTE cell,
+and measured networks (``trace/...``, :mod:`harness.scenario.traces`).
 
 The presets (``0.2/1``, ``1/5``, ``2/10``, ``5/25``: Mbps up/down, 50 ms, Linux TCP) are the
 shorthand ``--network`` scenarios, with the same hash. The others are TOML text in
@@ -135,7 +136,9 @@ DIVERGENCE: dict[str, str] = {
 
 def names() -> list[str]:
     """Every built-in name: presets, realistic ones, divergence ones."""
-    return [*PRESETS, *BUILTINS, *(f"divergence/{k}" for k in DIVERGENCE)]
+    from harness.scenario import traces as scenario_traces
+
+    return [*PRESETS, *BUILTINS, *(f"divergence/{k}" for k in DIVERGENCE), *scenario_traces.names()]
 
 
 @functools.lru_cache(maxsize=None)
@@ -144,8 +147,12 @@ def get(name: str) -> Scenario:
     from harness.scenario import toml as scenario_toml
     from ns3_scenarios.errors import ScenarioError
 
+    from harness.scenario import traces as scenario_traces
+
     if name in PRESETS:
         return Scenario.from_network(PRESETS[name])
+    if name in scenario_traces.names():
+        return scenario_traces.get(name)
     if name in BUILTINS:
         text = "\n".join(line.strip() for line in BUILTINS[name].splitlines())
         return scenario_toml.load_text(text, name=name, origin=f"built-in scenario {name!r}")

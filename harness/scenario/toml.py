@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.scenario.spec import (ClientLinks, ComputeSpeed, Scenario, check_number, engines, parse_duration,
                                    parse_rate, probability)
-from ns3_scenarios import traces
+from ns3_scenarios import trace_library, traces
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import Connection, CrossTraffic, GilbertElliott, Impairments, Loss, Queue, RandomLoss
 from ns3_scenarios.network import DEFAULT_LATENCY_S, DEFAULT_TCP, MAX_LATENCY_S, Network
@@ -131,14 +131,20 @@ def parse_loss(value: Any, where: str) -> Loss | None:
     return build(LOSS_KINDS[kind], table, where)
 
 
-def parse_trace(value: Any, where: str, ctx: _Context) -> Any:
-    """``"file.csv"``, ``{file = "..."}`` (CSV ``time_s,mbps`` or mahimahi) or ``{generate = {...}}``."""
+def parse_trace(value: Any, where: str, ctx: _Context, direction: str = "up") -> Any:
+    """``"file.csv"``, ``{file = "..."}`` (CSV ``time_s,mbps`` or mahimahi), ``{generate = {...}}``, or a
+    measured trace of the library: ``"trace/<name>"`` / ``{library = "trace/<name>"}`` (its ``direction``)."""
     if isinstance(value, str):
-        value = {"file": value}
+        value = {"library": value} if value.startswith(trace_library.PREFIX) else {"file": value}
     table = _table(value, where)
-    _keys(table, ("file", "generate"), where)
+    _keys(table, ("file", "generate", "library"), where)
     if len(table) != 1:
-        raise ScenarioError(f"{where}: give exactly one of file, generate")
+        raise ScenarioError(f"{where}: give exactly one of file, generate, library")
+    if "library" in table:
+        try:
+            return trace_library.get(_string(table["library"], f"{where}.library")).trace(direction)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
     if "file" in table:
         path = Path(_string(table["file"], f"{where}.file"))
         if not path.is_absolute() and ctx.folder is not None:
@@ -152,15 +158,16 @@ def parse_trace(value: Any, where: str, ctx: _Context) -> Any:
     return _call(traces.generate_trace, _table(table["generate"], f"{where}.generate"), f"{where}.generate")
 
 
-def _direction(table: Mapping, where: str, ctx: _Context, shorthand: Mapping, shorthand_where: str) -> Any:
-    """One direction's ``Impairments`` from its table, falling back to the link-level shorthands."""
+def _direction(table: Mapping, where: str, ctx: _Context, shorthand: Mapping, shorthand_where: str,
+               direction: str) -> Any:
+    """One direction's (``"up"``/``"down"``) ``Impairments`` from its table, falling back to the link-level shorthands."""
     _keys(table, DIRECTION_KEYS, where)
     paths = {k: f"{where}.{k}" if k in table else f"{shorthand_where}.{k}" for k in DIRECTION_KEYS}
     merged = {**shorthand, **table}
     if not merged:
         return None
     loss = parse_loss(merged["loss"], paths["loss"]) if "loss" in merged else None
-    trace = parse_trace(merged["trace"], paths["trace"], ctx) if "trace" in merged else None
+    trace = parse_trace(merged["trace"], paths["trace"], ctx, direction) if "trace" in merged else None
     if loss is None and trace is None:
         return None
     try:
@@ -193,7 +200,7 @@ def parse_link(table: Mapping, where: str, ctx: _Context, *, server_link_bps: fl
     shorthand = {k: table[k] for k in DIRECTION_KEYS if k in table}
     for key, name in (("uplink", "up"), ("downlink", "down")):
         impairments = _direction(_table(table.get(key, {}), f"{where}.{key}"), f"{where}.{key}", ctx, shorthand,
-                                 where)
+                                 where, name)
         if impairments is not None:
             fields[name] = impairments
     if "queue" in table:
@@ -212,6 +219,25 @@ def parse_link(table: Mapping, where: str, ctx: _Context, *, server_link_bps: fl
         raise ScenarioError(f"{where}: {exc}") from None
 
 
+def trace_link(name: str) -> dict:
+    """The ``[link]`` keys of library trace ``name``: its mean rates (the closed form's), each measured direction's
+    trace; an unmeasured uplink stays constant at :data:`~ns3_scenarios.trace_library.UNMEASURED_UPLINK_SHARE`
+    of the downlink's mean."""
+    entry = trace_library.get(name)
+    link: dict[str, Any] = {"up": f"{entry.mean_bps('up') / 1e6:.6g}Mbps", "down": f"{entry.mean_bps('down') / 1e6:.6g}Mbps"}
+    for direction in entry.measured:
+        link[trace_library.DIRECTION_NAMES[direction]] = {"trace": {"library": entry.id}}
+    return link
+
+
+def _trace_choices(value: Any) -> list[dict]:
+    """``links.traces``: one link choice per library trace the globs match (a seeded draw per client)."""
+    if not isinstance(value, list) or not value:
+        raise ScenarioError(f"links.traces: invalid value {value!r}: expected a non-empty array such as "
+                            "[\"trace/*-lte-*\"]")
+    return [trace_link(name) for name in trace_library.match(value, "links.traces")]
+
+
 def _client_ids(value: Any, where: str) -> list[int]:
     if not isinstance(value, list) or not value:
         raise ScenarioError(f"{where}: expected a non-empty array of client ids, e.g. [0, 3]")
@@ -222,15 +248,24 @@ def _parse_links(doc: Mapping, link_table: Mapping, ctx: _Context, **common: Any
     mix, weights, draw, seed = (), None, "cycle", None
     if "links" in doc:
         table = _table(doc["links"], "links")
-        _keys(table, ("draw", "seed", "choice"), "links")
+        _keys(table, ("draw", "seed", "choice", "traces"), "links")
         draw = _string(table.get("draw", "random"), "links.draw")
         if draw not in ("cycle", "random"):
             raise ScenarioError(f"links.draw: invalid value {draw!r}: expected cycle or random")
         seed = check_number(table["seed"], "links.seed", low=0, integer=True) if "seed" in table \
             else doc.get("seed", 0)
         choices = table.get("choice")
+        if "traces" in table:
+            if choices is not None:
+                raise ScenarioError("links: give either traces or [[links.choice]], not both")
+            if "trace" in link_table or any(isinstance(link_table.get(k), Mapping) and "trace" in link_table[k]
+                                            for k in ("uplink", "downlink")):
+                raise ScenarioError("links.traces: [link] has a trace, which a choice whose direction was not "
+                                    "measured would inherit; remove it from [link]")
+            choices = _trace_choices(table["traces"])
         if not isinstance(choices, list) or not choices:
-            raise ScenarioError("links.choice: missing; give one [[links.choice]] table per kind of link")
+            raise ScenarioError("links.choice: missing; give one [[links.choice]] table per kind of link, or "
+                                "traces = [\"trace/...\"] (measured traces, one link each)")
         nets, ws = [], []
         for i, choice in enumerate(choices):
             where = f"links.choice[{i}]"
@@ -384,12 +419,17 @@ def load_file(path: str | Path) -> Scenario:
 
 def with_shorthand_impairments(network: Network, *, loss: float | None = None, trace: str | Path | None = None
                                ) -> Network:
-    """``network`` with ``--loss RATE`` (random loss) and ``--trace FILE`` (capacity trace) on both directions."""
+    """``network`` with ``--loss RATE`` (random loss) and ``--trace FILE`` (capacity trace) on both directions;
+    ``--trace trace/<name>`` puts a library trace's measured uplink and downlink each on its own direction."""
     if not loss and trace is None:
         return network
     try:
-        read = traces.read_trace(trace) if trace else None
+        if trace and str(trace) in trace_library.names():
+            entry = trace_library.get(str(trace))
+            read = {d: entry.trace(d) if d in entry.measured else None for d in ("up", "down")}
+        else:
+            read = dict.fromkeys(("up", "down"), traces.read_trace(trace) if trace else None)
     except ScenarioError as exc:
         raise ScenarioError(f"--trace: {exc}") from None
-    impairments = Impairments(loss=parse_loss(loss, "--loss") if loss else None, trace=read)
-    return network.with_(up=impairments, down=impairments)
+    lossy = parse_loss(loss, "--loss") if loss else None
+    return network.with_(**{d: Impairments(loss=lossy, trace=t) for d, t in read.items()})
