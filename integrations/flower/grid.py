@@ -74,6 +74,9 @@ class RecordingGrid:
         replies = list(self._grid.send_and_receive(messages, timeout=timeout))
         round_idx = _server_round(messages[0], self._calls[kind]) if messages else self._calls[kind]
         self._calls[kind] += 1
+        for reply in replies:
+            if reply.has_error():
+                self._recorder.failed(kind, reply.metadata.src_node_id, reply.error.reason)
         exchanges = [self._exchange(kind, reply, sent) for reply in replies if not reply.has_error()]
         if kind == "train":
             self._recorder.add_train(round_idx, exchanges)

@@ -51,7 +51,7 @@ class FlowerRecorder:
         self.compute, self.config = compute, dict(config or {})
         self.writer = RunWriter(self.out, keep_blobs=keep_blobs)
         self.evaluations: list[dict] = []
-        self.server_evals: list[dict] = []
+        self.failures: list[str] = []
         self.started = False
         self.error: BaseException | None = None
 
@@ -95,6 +95,12 @@ class FlowerRecorder:
             self.writer.add_eval({"round": round_idx, "eval_loss": sum(v * n for v, n in losses) / total,
                                   "label": "federated"})
 
+    def failed(self, kind: str, node: int, reason: str) -> None:
+        """A reply that came back as an error (the strategy drops it; nothing is recorded for it but
+        the last line of its reason, e.g. a ClientApp's exception)."""
+        lines = [line.strip() for line in str(reason).splitlines() if line.strip()]
+        self.failures.append(f"{kind} reply of node {node}: {lines[-1] if lines else 'no reason given'}")
+
     def _blobs(self, round_idx: int, ex: dict, row: dict) -> None:
         if not self.keep_blobs:
             return
@@ -135,6 +141,8 @@ class FlowerRecorder:
         shutil.rmtree(self.scratch, ignore_errors=True)
         if error is None and not self.writer.rounds:
             error = FlowerRecordError(
+                f"no train reply was recorded: {len(self.failures)} came back as errors (first: {self.failures[0]})"
+                if self.failures else
                 "the app sent no train message through the recorder's grid: an evaluate-only or query-only app "
                 "has no rounds to replay (record the grid that the strategy's start() gets)")
         if self.started:
@@ -142,6 +150,7 @@ class FlowerRecorder:
                       for kind, rows in (("train", self.writer.rounds), ("evaluate", self.evaluations))
                       for d in ("up", "down")}
             self.writer.update_meta(status="failed" if error else "complete", totals=totals,
+                                    failed_replies=self.failures,
                                     **({"error": str(error)} if error else {}))
         self.error = self.error or error
         return self.out

@@ -97,7 +97,7 @@ def simulate(server_app, client_app, recorder: FlowerRecorder, num_supernodes: i
         from flwr.simulation import run_simulation
 
         if not verbose:
-            logging.getLogger("flwr").setLevel(logging.WARNING)
+            logging.getLogger("flwr").setLevel(logging.ERROR)  # e.g. run_simulation's deprecation
         init_args = {"num_cpus": ray_cpus or max(1, os.cpu_count() or 1), "_temp_dir": _ray_temp_dir(recorder),
                      "include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": verbose}
         backend = {"client_resources": {"num_cpus": cpus_per_client, "num_gpus": 0.0}, "init_args": init_args}

@@ -40,11 +40,13 @@ class MessageSizes:
     npy: int
     raw: int
     arrays: int
+    array_objects: int  # the part of ``objects`` that is Array and ArrayChunk objects (the rest: framing)
     object_ids: frozenset[str]
 
     def as_row(self, prefix: str) -> dict[str, int]:
         """``{prefix}_objects_bytes: ..., {prefix}_proto_bytes: ..., ...}``."""
-        return {f"{prefix}_{name}_bytes": getattr(self, name) for name in SIZES} | {f"{prefix}_arrays": self.arrays}
+        return {f"{prefix}_{name}_bytes": getattr(self, name) for name in SIZES} | {
+            f"{prefix}_array_objects_bytes": self.array_objects, f"{prefix}_arrays": self.arrays}
 
 
 def _arrays(message):
@@ -57,13 +59,16 @@ def _arrays(message):
 
 def message_sizes(message, held: frozenset[str] = frozenset()) -> MessageSizes:
     """The sizes of ``message``; objects whose ids are in ``held`` count zero in ``objects``."""
+    from flwr.app import Array
+    from flwr.app.message.arraychunk import ArrayChunk
     from flwr.common.serde import message_to_proto
     from flwr.supercore.inflatable.inflatable_object import get_all_nested_objects
 
     nested = get_all_nested_objects(message)
-    objects = sum(len(obj.deflate()) for oid, obj in nested.items() if oid not in held)
+    sent = {oid: len(obj.deflate()) for oid, obj in nested.items() if oid not in held}
+    of_arrays = sum(n for oid, n in sent.items() if isinstance(nested[oid], (Array, ArrayChunk)))
     arrays = list(_arrays(message))
     raw = sum(int(np.prod(a.shape, dtype=np.int64)) * np.dtype(a.dtype).itemsize for a in arrays)
-    return MessageSizes(objects=objects, proto=message_to_proto(message).ByteSize(),
-                        npy=sum(len(a.data) for a in arrays), raw=raw, arrays=len(arrays),
+    return MessageSizes(objects=sum(sent.values()), proto=message_to_proto(message).ByteSize(),
+                        npy=sum(len(a.data) for a in arrays), raw=raw, arrays=len(arrays), array_objects=of_arrays,
                         object_ids=frozenset(nested))
