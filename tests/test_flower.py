@@ -25,18 +25,20 @@ NPY_HEADER = 128  # np.save's header of a plain 2-d float32 array
 HASH_HEX = 64  # an object id: SHA-256 in hex
 
 
-def _simulate(tmp_path, name, client_app, **server) -> object:
-    recorder = FlowerRecorder(tmp_path / name, app_name=f"numpy-{name}")
+def _simulate(tmp_path, name, client_app, recording: dict | None = None, **server) -> object:
+    recorder = FlowerRecorder(tmp_path / name, app_name=f"numpy-{name}", **(recording or {}))
     app = flower_apps.server_app(recorder, CLIENTS, ROUNDS, **server)
     return simulate(app, client_app, recorder, num_supernodes=CLIENTS)
 
 
 @pytest.fixture(scope="module")
 def runs(ray_local, tmp_path_factory):
-    """The numpy app recorded twice: clients return ``a`` unchanged (frozen), and changed."""
+    """The numpy app recorded twice: clients return ``a`` unchanged (frozen), and changed (this one
+    recorded with the protobuf size as the wire size and Flower's bytes kept as blobs)."""
     tmp = tmp_path_factory.mktemp("flower")
     return {"frozen": read_run(_simulate(tmp, "frozen", flower_apps.RECORDED)),
-            "changed": read_run(_simulate(tmp, "changed", flower_apps.RECORDED, change_a=True))}
+            "changed": read_run(_simulate(tmp, "changed", flower_apps.RECORDED, change_a=True,
+                                          recording={"size": "proto", "keep_blobs": True}))}
 
 
 def _objects_of_array(shape) -> int:
@@ -57,8 +59,9 @@ def test_sizes_are_the_arrays_plus_flowers_framing_and_a_frozen_array_is_not_upl
             assert (rows[f"{side}_raw_bytes"] == raw).all()
             assert (rows[f"{side}_npy_bytes"] == raw + NPY_HEADER * len(flower_apps.SHAPES)).all()
             assert (rows[f"{side}_arrays"] == 2).all()
-        assert (rows["uplink_bytes"] == rows["up_objects_bytes"]).all()  # the default size: Flower's objects
-        assert (rows["downlink_bytes"] == rows["down_objects_bytes"]).all()
+    for rows, size in ((frozen, "objects"), (changed, "proto")):  # objects: the default
+        assert (rows["uplink_bytes"] == rows[f"up_{size}_bytes"]).all()
+        assert (rows["downlink_bytes"] == rows[f"down_{size}_bytes"]).all()
     a, b = (_objects_of_array(flower_apps.SHAPES[k]) for k in "ab")
     assert (frozen["down_array_objects_bytes"] == a + b).all() and (changed["down_array_objects_bytes"] == a + b).all()
     assert (changed["up_array_objects_bytes"] == a + b).all()
@@ -106,7 +109,21 @@ def test_the_run_replays_and_tabulates_and_verify_names_it_foreign(runs, tmp_pat
     out = CliRunner().invoke(netbench, ["table", str(record.path)])
     assert out.exit_code == 0 and "numpy-frozen" in out.output
     out = CliRunner().invoke(netbench, ["verify", str(record.path)])
-    assert out.exit_code == 2 and "recorded from a flower app" in out.output
+    assert out.exit_code == 2 and "recorded from a flower app and it kept no blobs" in out.output
+    assert len(out.output.strip().splitlines()) == 1
+
+
+def test_flower_blobs_are_the_protobuf_messages_and_verify_says_they_are_foreign(runs):
+    import hashlib
+
+    run = runs["changed"]
+    assert run.meta["blobs"] == "flower-protobuf" and run.meta["sizes"]["uplink_bytes/downlink_bytes"] == "proto"
+    for row in run.rounds.itertuples():
+        for side, digest in (("down", row.downlink_sha256), ("up", row.uplink_sha256)):
+            data = run.blob_path(row.round, row.client, side).read_bytes()
+            assert len(data) == getattr(row, f"{side}_proto_bytes") and hashlib.sha256(data).hexdigest() == digest
+    out = CliRunner().invoke(netbench, ["verify", str(run.path)])
+    assert out.exit_code == 2 and "its blobs are flower's own messages (flower-protobuf)" in out.output
     assert len(out.output.strip().splitlines()) == 1
 
 
@@ -120,3 +137,34 @@ def test_a_misconfigured_app_gets_one_clear_line(runs, tmp_path, client_app, ser
     with pytest.raises(FlowerRecordError) as err:
         _simulate(tmp_path, "bad", getattr(flower_apps, client_app), **server)
     assert says in str(err.value) and len(str(err.value).splitlines()) == 1
+
+
+def test_the_flowertune_example_trains_as_netbench_train_fedit_does(ray_local, tmp_path, monkeypatch):
+    """examples/flower on the tiny Llama: the same local training as ``loop.train`` with the same
+    configuration (train losses agree; netbench's clients start from the fp16-decoded adapter,
+    Flower's from float32), and Flower's message is the float32 adapter plus its framing."""
+    from pathlib import Path
+
+    from fl_core import loop
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(root))
+    from examples.flower.flowertune_netbench.client_app import make_client_app
+    from examples.flower.flowertune_netbench.server_app import make_server_app
+    from examples.flower.flowertune_netbench.task import Settings
+
+    settings = Settings(model="tiny-llama", clients=3, rounds=2, local_steps=2, max_len=48, rank=4, lora_alpha=8,
+                        per_category=40)
+    recorder = FlowerRecorder(tmp_path / "flower", app_name="flowertune-fedavg", config=settings.to_dict())
+    flower = read_run(simulate(make_server_app(settings, recorder), make_client_app(settings), recorder,
+                               num_supernodes=settings.clients))
+    cfg = settings.run_config()
+    cfg.arc_subset, cfg.arc_final, cfg.keep_blobs = 0, 0, False  # evaluation only; the split stays the same
+    native = read_run(loop.train(cfg, tmp_path / "native", progress=False))
+    both = flower.rounds.merge(native.rounds, on=["round", "client"], suffixes=("_flower", "_native"))
+    assert len(both) == settings.clients * settings.rounds
+    assert (both["samples_flower"] == both["samples_native"]).all()
+    assert np.allclose(both["train_loss_flower"], both["train_loss_native"], rtol=1e-3)
+    values = native.rounds["up_value_bytes"].iloc[0]  # fp16
+    assert (flower.rounds["up_raw_bytes"] == 2 * values).all()  # float32: the same adapter at twice the bytes
+    assert (flower.rounds["uplink_bytes"] > flower.rounds["up_npy_bytes"]).all()

@@ -67,11 +67,10 @@ class RecordingGrid:
         kind = next(iter(kinds)) if len(kinds) == 1 else None
         if kind not in _KINDS:
             return self._grid.send_and_receive(messages, timeout=timeout)
-        sent = {}
-        for m in messages:
-            sizes = message_sizes(m)
-            sent[m.metadata.dst_node_id] = (m, sizes, _proto_bytes(m) if self._recorder.keep_blobs else None)
+        measured = [(m, message_sizes(m), _proto_bytes(m) if self._recorder.keep_blobs else None) for m in messages]
         replies = list(self._grid.send_and_receive(messages, timeout=timeout))
+        # a reply names the instruction it answers by the id the grid gave it when pushing
+        sent = {entry[0].metadata.message_id: entry for entry in measured}
         round_idx = _server_round(messages[0], self._calls[kind]) if messages else self._calls[kind]
         self._calls[kind] += 1
         for reply in replies:
@@ -93,7 +92,7 @@ class RecordingGrid:
         record = reply.content.pop(RECORD)
         if "error" in record:
             raise FlowerRecordError(str(record["error"]))
-        instruction, down, down_blob = sent[node]
+        _, down, down_blob = sent[reply.metadata.reply_to_message_id]
         up = message_sizes(reply, held=down.object_ids)
         ex = {"client": int(record["partition_id"]), "compute_s": float(record["compute_s"]), "down": down, "up": up,
               "samples": _metric(reply, "num-examples"),
