@@ -12,6 +12,7 @@ such as a frozen LoRA A) is not pushed again by Flower 1.42, and counts zero.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from integrations.flower.errors import FlowerRecordError
@@ -106,8 +107,6 @@ class RecordingGrid:
 def record(recorder: FlowerRecorder):
     """Decorator for a ServerApp's ``main(grid, context)``: it gets a :class:`RecordingGrid`, and the
     run directory is finished when ``main`` returns or fails (``recorder.error`` holds the failure)."""
-    import functools
-
     def wrap(main):
         @functools.wraps(main)
         def recorded_main(grid, context):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +68,8 @@ class FlowerRecorder:
         """One server round's train exchanges (``client, compute_s, down, up``, optional ``samples``,
         ``train_loss``, ``down_blob``, ``up_blob``), in reply order; rewrites rounds.csv."""
         self._start()
+        if not exchanges:  # every reply was an error: the round has no transfer to replay
+            return
         rows = []
         for position, ex in enumerate(exchanges):
             row = {**self._row(round_idx, ex["client"], ex["down"], ex["up"]), "position": position,
@@ -83,6 +84,8 @@ class FlowerRecorder:
     def add_evaluate(self, round_idx: int, exchanges: list[dict]) -> None:
         """One server round's evaluate exchanges; rewrites flower_evaluate.csv and eval.csv."""
         self._start()
+        if not exchanges:
+            return
         rows = [{**self._row(round_idx, ex["client"], ex["down"], ex["up"]), "compute_s": ex["compute_s"],
                  **({"samples": ex["samples"]} if ex.get("samples") is not None else {}),
                  **({"eval_loss": ex["eval_loss"]} if ex.get("eval_loss") is not None else {})}
@@ -136,9 +139,8 @@ class FlowerRecorder:
         self.writer.write_meta(meta)
 
     def close(self, error: BaseException | None = None) -> Path:
-        """Finish the run directory (status, totals and any error in run.json; scratch removed) and
+        """Finish the run directory (status, totals and any error in run.json) and
         keep the error that ended it in :attr:`error`; returns the run directory."""
-        shutil.rmtree(self.scratch, ignore_errors=True)
         if error is None and not self.writer.rounds:
             error = FlowerRecordError(
                 f"no train reply was recorded: {len(self.failures)} came back as errors (first: {self.failures[0]})"

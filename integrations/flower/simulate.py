@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,15 +92,19 @@ def simulate(server_app, client_app, recorder: FlowerRecorder, num_supernodes: i
              cpus_per_client: float = 1.0, ray_cpus: int | None = None, verbose: bool = False) -> Path:
     """Simulate ``server_app`` (whose main is wrapped by :func:`~integrations.flower.grid.record`)
     with ``num_supernodes`` ClientApps; returns the finished run directory."""
-    import shutil
-
     with _environment(recorder):
+        import ray
         from flwr.simulation import run_simulation
 
+        flwr_logger = logging.getLogger("flwr")
+        level = flwr_logger.level
         if not verbose:
-            logging.getLogger("flwr").setLevel(logging.ERROR)  # e.g. run_simulation's deprecation
-        init_args = {"num_cpus": ray_cpus or max(1, os.cpu_count() or 1), "_temp_dir": _ray_temp_dir(recorder),
-                     "include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": verbose}
+            flwr_logger.setLevel(logging.ERROR)  # e.g. run_simulation's deprecation warning
+
+        init_args = {"num_cpus": ray_cpus or max(1, os.cpu_count() or 1), "include_dashboard": False,
+                     "logging_level": logging.ERROR, "log_to_driver": verbose}
+        if not ray.is_initialized():  # Flower starts Ray: its session folders go to the scratch area
+            init_args["_temp_dir"] = _ray_temp_dir(recorder)
         backend = {"client_resources": {"num_cpus": cpus_per_client, "num_gpus": 0.0}, "init_args": init_args}
         try:
             with _keep_running_ray():
@@ -111,6 +116,7 @@ def simulate(server_app, client_app, recorder: FlowerRecorder, num_supernodes: i
                 raise refusal from None
             raise
         finally:
+            flwr_logger.setLevel(level)
             ray_dir = recorder.scratch / "ray"
             if ray_dir.is_symlink():
                 shutil.rmtree(os.path.realpath(ray_dir), ignore_errors=True)
