@@ -15,6 +15,7 @@ import click
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: `examples` as a package
 
 from examples.flower.flowertune_netbench.task import Settings  # noqa: E402
+from integrations.flower.sizes import SIZES  # noqa: E402
 
 
 @click.command()
@@ -28,7 +29,8 @@ from examples.flower.flowertune_netbench.task import Settings  # noqa: E402
 @click.option("--model", default=Settings.model, show_default=True)
 @click.option("--seed", default=Settings.seed, show_default=True)
 @click.option("--workers", default=1, show_default=True, help="ClientApp actors in parallel (one CPU each).")
-@click.option("--size", default="objects", show_default=True, help="Which size is uplink/downlink_bytes.")
+@click.option("--size", type=click.Choice(SIZES), default="objects", show_default=True,
+              help="Which size is uplink/downlink_bytes (docs/FLOWER.md).")
 @click.option("--flower-blobs", is_flag=True, help="Keep each message's Flower protobuf bytes under blobs/.")
 def main(out, clients, rounds, local_steps, batch_size, max_len, rank, model, seed, workers, size,
          flower_blobs) -> None:
@@ -51,7 +53,7 @@ def main(out, clients, rounds, local_steps, batch_size, max_len, rank, model, se
         sys.exit(2)
     click.echo(f"wrote {out}; the same configuration natively:\n  netbench train --method fedit --model {model} "
                f"--clients {clients} --participants {clients} --rounds {rounds} --local-steps {local_steps} "
-               f"--batch-size {batch_size} --max-len {max_len} --rank {rank} --seed {seed} --threads 1 "
+               f"--batch-size {batch_size} --max-len {max_len} --rank {rank} --seed {seed} --threads 1 --device cpu "
                f"--arc-subset 0 --arc-final 0 --eval-every {rounds} --no-blobs --out RUN")
 
 
