@@ -35,11 +35,18 @@ from integrations.flower.sizes import SIZES  # noqa: E402
 def main(out, clients, rounds, local_steps, batch_size, max_len, rank, model, seed, workers, size,
          flower_blobs) -> None:
     """Run the app under Flower's simulation runtime; the recorder writes OUT."""
-    from examples.flower.flowertune_netbench.client_app import make_client_app
-    from examples.flower.flowertune_netbench.server_app import make_server_app
     from fl_core.device import resolve
     from fl_core.errors import NetbenchError
     from integrations.flower import FlowerRecorder, simulate
+    from integrations.flower.errors import require_flwr
+
+    try:
+        require_flwr()
+    except NetbenchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    from examples.flower.flowertune_netbench.client_app import make_client_app
+    from examples.flower.flowertune_netbench.server_app import make_server_app
 
     settings = Settings(model=model, clients=clients, rounds=rounds, local_steps=local_steps, batch_size=batch_size,
                         max_len=max_len, rank=rank, seed=seed)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from fl_core import atomic
 from fl_core.rundir import RunWriter, blob_path, sha256
-from integrations.flower.errors import FlowerRecordError
+from integrations.flower.errors import FlowerRecordError, require_flwr
 from integrations.flower.sizes import MEANINGS, SIZES, MessageSizes
 
 #: ``run.json`` ``blobs`` value of a run whose blobs are Flower's own protobuf messages (not netbench frames).
@@ -41,6 +41,7 @@ class FlowerRecorder:
 
     def __init__(self, out: str | os.PathLike, app_name: str, *, size: str = "objects", keep_blobs: bool = False,
                  compute: dict | None = None, config: dict | None = None) -> None:
+        self.flwr_version = require_flwr().__version__
         if size not in SIZES:
             raise FlowerRecordError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
         self.out = atomic.check_out_dir(out)
@@ -116,13 +117,11 @@ class FlowerRecorder:
     def _start(self) -> None:
         if self.started:
             return
-        import flwr
-
         self.started = True
         meta = {
             "run_name": self.out.name, "method": self.app_name, "base_method": "flower", "objective": "flower",
             "schedule": "flower", "recorder": "flower", "app": self.app_name,
-            "versions": {"flwr": flwr.__version__, "python": platform.python_version()},
+            "versions": {"flwr": self.flwr_version, "python": platform.python_version()},
             "config": {**self.config, "keep_blobs": self.keep_blobs},
             "blobs": FLOWER_BLOBS if self.keep_blobs else None,
             "sizes": {"uplink_bytes/downlink_bytes": self.size, **MEANINGS,
