@@ -50,7 +50,7 @@ def _objects_of_array(shape) -> int:
     return chunk + len(f"Array {'0' * HASH_HEX} {len(meta)}") + 1 + len(meta)
 
 
-def test_sizes_are_the_arrays_plus_flowers_framing_and_a_frozen_array_is_not_uploaded(runs):
+def test_sizes_are_the_arrays_plus_flowers_framing_and_a_held_frozen_array_is_not_uploaded(runs):
     frozen, changed = runs["frozen"].rounds, runs["changed"].rounds
     assert len(frozen) == CLIENTS * ROUNDS and sorted(frozen["client"].unique()) == list(range(CLIENTS))
     raw = sum(int(np.prod(s)) * 4 for s in flower_apps.SHAPES.values())
@@ -63,9 +63,13 @@ def test_sizes_are_the_arrays_plus_flowers_framing_and_a_frozen_array_is_not_upl
         assert (rows["uplink_bytes"] == rows[f"up_{size}_bytes"]).all()
         assert (rows["downlink_bytes"] == rows[f"down_{size}_bytes"]).all()
     a, b = (_objects_of_array(flower_apps.SHAPES[k]) for k in "ab")
-    assert (frozen["down_array_objects_bytes"] == a + b).all() and (changed["down_array_objects_bytes"] == a + b).all()
-    assert (changed["up_array_objects_bytes"] == a + b).all()
-    assert (frozen["up_array_objects_bytes"] == b).all()  # the unchanged array is held by the SuperLink: not pushed
+    for rows in (frozen, changed):  # every message carries both arrays' objects, whatever the receiver held
+        assert (rows["down_array_objects_bytes"] == a + b).all() and (rows["up_array_objects_bytes"] == a + b).all()
+        assert (rows["down_objects_held_bytes"] == rows["down_objects_bytes"]).all()  # a SuperNode keeps nothing
+    # without the instruction's objects, the unchanged array is what the frozen run's upload saves, exactly
+    assert (changed["up_array_objects_held_bytes"] == a + b).all()
+    assert (frozen["up_array_objects_held_bytes"] == b).all()
+    assert (frozen["up_objects_bytes"] - frozen["up_objects_held_bytes"] == a).all()
     # the rest is Message, RecordDict and record objects: a few hundred bytes, equal with or without the frozen array
     for rows in (frozen, changed):
         for side in ("up", "down"):

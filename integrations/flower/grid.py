@@ -6,9 +6,9 @@ before it leaves and each reply when it arrives, takes the mod's in-band record 
 reply (so the strategy sees the reply it would see without the recorder) and hands one row
 per client to the :class:`~integrations.flower.recorder.FlowerRecorder`.
 
-The upload counts only the objects the SuperLink does not already hold: an object of the
-reply identical to one of the instruction it answers (an array the client left unchanged,
-such as a frozen LoRA A) is not pushed again by Flower 1.42, and counts zero.
+An upload is also measured without the objects of the instruction it answers
+(``objects_held``): what the SuperLink would not ask for while it still holds them, e.g. an
+array the client left unchanged, such as a frozen LoRA A.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ cannot hold; its totals are in ``run.json``). Every file is written atomically a
 exchange, so an interrupted run leaves complete rounds behind.
 
 ``uplink_bytes``/``downlink_bytes`` hold one chosen size (:data:`~integrations.flower.sizes.MEANINGS`;
-default ``objects``, what Flower 1.42's Fleet API moves); the four sizes are kept beside them as
+default ``objects``, what Flower 1.42's Fleet API moves); every size is kept beside them as
 ``up_<size>_bytes``/``down_<size>_bytes``.
 """
 from __future__ import annotations
