@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from fl_core import atomic
-from fl_core.rundir import RunWriter, blob_path, sha256
+from fl_core.rundir import RunWriter, sha256
 from integrations.flower.errors import FlowerRecordError, require_flwr
 from integrations.flower.sizes import MEANINGS, SIZES, MessageSizes
 
@@ -110,7 +110,7 @@ class FlowerRecorder:
             return
         for direction, key in (("down", "downlink_sha256"), ("up", "uplink_sha256")):
             data = ex[f"{direction}_blob"]
-            atomic.write_bytes(blob_path(self.out, round_idx, ex["client"], direction), data)
+            self.writer.save_blob(round_idx, ex["client"], direction, data)
             row[key] = sha256(data)
 
     # -- metadata -----------------------------------------------------------------------------
