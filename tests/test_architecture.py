@@ -12,7 +12,7 @@ from fl_core.run.config import EcoLoRAConfig, RunConfig
 from fl_core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("fl_core", "harness", "ns3_scenarios")
+PACKAGES = ("fl_core", "harness", "ns3_scenarios", "integrations")
 
 
 def import_graph() -> dict[str, set[str]]:

@@ -16,6 +16,12 @@ def verify(run: Path) -> None:
     from fl_core.rundir.reader import read_run, verify_blobs
 
     record = read_run(run)
+    foreign = record.meta.get("recorder")
+    if foreign is not None:  # a run directory written by another framework's recorder (integrations/)
+        blobs = record.meta.get("blobs")
+        kept = f"its blobs are {foreign}'s own messages ({blobs})" if blobs else "it kept no blobs"
+        raise RunDirError(f"{run} was recorded from a {foreign} app and {kept}, not netbench messages: "
+                          f"nothing for netbench verify to decode")
     if not record.meta.get("config", {}).get("keep_blobs", True):
         raise RunDirError(f"{run} was trained with --no-blobs: only sizes and hashes were kept")
     checked = verify_blobs(record)

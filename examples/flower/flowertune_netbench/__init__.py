@@ -1,0 +1,1 @@
+"""A FlowerTune-style federated LoRA app (ServerApp + ClientApp) recorded by the netbench Flower recorder."""
