@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fl_core.run.config import RunConfig
-from harness.scenario import ClientLinks, Scenario, engines
+from harness.scenario import ClientLinks, Scenario
+from harness.simulate import simulate_round
 from ns3_scenarios.network import Network, heterogeneous_links, parse_network
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round
 from ns3_scenarios.worker import NsWorker, shared_worker
@@ -22,12 +23,6 @@ def assign_links(links: list[Network], n_clients: int, seed: int | None) -> list
     if seed is not None:
         return heterogeneous_links(n_clients, links, seed)
     return [links[c % len(links)] for c in range(n_clients)]
-
-
-def _simulate(scenario: Scenario, transfers: list[ClientTransfer], seed: int) -> list[ClientTiming]:
-    """One round through the scenario's engine (runs in the ns-3 worker)."""
-    return engines()[scenario.engine].simulate_round(scenario.network, transfers, seed=seed,
-                                                     settings=scenario.engine_settings)
 
 
 class ScenarioArrivals:
@@ -61,15 +56,14 @@ class ScenarioArrivals:
                      for t in transfers]
         prepared = self.scenario.prepare(transfers)
         check_round(self.scenario.network, prepared)
-        return self.worker.call(_simulate, self.scenario, prepared, self.scenario.round_seed(self.run, round_idx))
+        return self.worker.call(simulate_round, self.scenario, self.run, round_idx, prepared)
 
     def transfer_times(self, client: int, downlink_bytes: int, uplink_bytes: int) -> tuple[float, float]:
         """(download s, upload s) of this client's messages on its link (FedBuff's arrival model)."""
         transfer = ClientTransfer(int(client), int(downlink_bytes), 0.0, int(uplink_bytes),
                                   self.scenario.own_link(client))
-        seed = self.scenario.round_seed(self.run, self._dispatches)
-        self._dispatches += 1
-        timing = self.worker.call(_simulate, self.scenario, [transfer], seed)[0]
+        dispatch, self._dispatches = self._dispatches, self._dispatches + 1
+        timing = self.worker.call(simulate_round, self.scenario, self.run, dispatch, [transfer])[0]
         return timing.download_s, timing.upload_s
 
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from fl_core.errors import NetbenchError
 from harness.replay import round_transfers
 from harness.scenario.spec import engines
+from harness.simulate import simulate_round
 from ns3_scenarios.worker import NsWorker, WorkerPool
 
 
@@ -41,13 +42,11 @@ def prefill(plan: Any, workers: WorkerPool | Sequence[NsWorker], *, progress: bo
     pool = workers if isinstance(workers, WorkerPool) else WorkerPool(workers)
     failed: set[int] = set()
 
-    def simulate(k: int, scenario: Any, seed: int, transfers: list) -> None:
+    def simulate(k: int, scenario: Any, run: str, round_idx: int, transfers: list) -> None:
         if k in failed:
             return
         try:
-            engine = engines()[scenario.engine]
-            pool.call(engine.simulate_round, scenario.network, transfers, seed=seed,
-                      settings=scenario.engine_settings)
+            pool.call(simulate_round, scenario, run, round_idx, transfers)
         except NetbenchError:
             failed.add(k)
 
@@ -55,7 +54,7 @@ def prefill(plan: Any, workers: WorkerPool | Sequence[NsWorker], *, progress: bo
     for k, cell in enumerate(cells):
         record = plan.records[cell.run]
         for round_idx, transfers in round_transfers(record, cell.scenario):
-            tasks.append((k, cell.scenario, cell.scenario.round_seed(record.name, round_idx), transfers))
+            tasks.append((k, cell.scenario, record.name, round_idx, transfers))
     bars = [tqdm(total=sum(1 for t in tasks if t[0] == k), desc=f"{cell.run} @ {cell.name}", unit="round",
                  position=k + 1, leave=True, disable=not progress) for k, cell in enumerate(cells)]
     try:

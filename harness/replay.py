@@ -20,7 +20,8 @@ import pandas as pd
 
 from fl_core.errors import RunDirError
 from fl_core.rundir.reader import RunRecord, read_run
-from harness.scenario import Scenario, as_scenario, engines
+from harness.scenario import Scenario, as_scenario
+from harness.simulate import simulate_round
 from harness.timing import round_rows, timing_frame
 from ns3_scenarios.network import Network
 from ns3_scenarios.transfers import ClientTransfer, check_round
@@ -63,11 +64,9 @@ def replay_record(
     """Simulate every round of ``record`` through ``scenario`` in this process; returns the timing table."""
     scenario = as_scenario(scenario, name=name, compute_scale=compute_scale, exact_star=exact_star,
                            client_links=client_links)
-    engine = engines()[scenario.engine]
     rows: list[dict] = []
     for round_idx, transfers in round_transfers(record, scenario):
-        timings = engine.simulate_round(scenario.network, transfers, seed=scenario.round_seed(record.name, round_idx),
-                                        settings=scenario.engine_settings)
+        timings = simulate_round(scenario, record.name, round_idx, transfers)
         rows.extend(round_rows(scenario=scenario, run=record.name, method=record.method, round_idx=round_idx,
                                transfers=transfers, timings=timings))
     where = measured_on(record.meta)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import NONE, Connection, CrossTraffic, Impairments, Queue, cross_tuple
 from ns3_scenarios.tcp import TCP_CONFIGS
+from ns3_scenarios.units import DURATION_UNITS, is_bare_number, quantity, unit_list
 
 #: Accepted link rates: 10 kbit/s to 100 Gbit/s. Below 10 kbit/s one full-size segment takes
 #: over a second to serialise, the initial window's queue outlasts TCP's retransmission
@@ -27,11 +27,6 @@ MAX_LATENCY_S = 10.0
 DEFAULT_LATENCY_S = 0.05
 DEFAULT_TCP = "linux"
 
-#: A decimal number as people write it (sign, exponent, inf and nan allowed, so each gets its own message).
-_NUMBER = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|(?i:inf(?:inity)?|nan))"
-_NUMBER_RE = re.compile(rf"^\s*{_NUMBER}\s*$")
-_LATENCY_RE = re.compile(rf"^\s*({_NUMBER})\s*(us|ms|s)\s*$")
-_LATENCY_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def check_rate(bps: float, what: str) -> float:
@@ -195,7 +190,7 @@ def _impairment_labels(net: Network) -> list[str]:
 
 def _parse_mbps(part: str, what: str, text: str) -> float:
     """One rate of ``"UP/DOWN"`` in Mbps; the message names what is wrong with it."""
-    if not _NUMBER_RE.match(part):
+    if not is_bare_number(part):
         hint = "rates are plain numbers of Mbps, without units" if part.strip() else f"the {what} rate is empty"
         raise ScenarioError(f"invalid network {text!r}: {hint}")
     value = float(part)
@@ -229,12 +224,11 @@ def parse_latency(text: str) -> float:
     """
     if not isinstance(text, str):
         raise ScenarioError(f"invalid latency {text!r}: expected a number with a unit, e.g. 50ms or 0.05s")
-    match = _LATENCY_RE.match(text)
-    if not match:
-        if _NUMBER_RE.match(text):
-            raise ScenarioError(f"invalid latency {text!r}: give a unit (us, ms or s), e.g. 50ms")
+    value = quantity(text, DURATION_UNITS)
+    if value is None:
+        if is_bare_number(text):
+            raise ScenarioError(f"invalid latency {text!r}: give a unit ({unit_list(DURATION_UNITS)}), e.g. 50ms")
         raise ScenarioError(f"invalid latency {text!r}: expected a number with a unit, e.g. 50ms or 0.05s")
-    value = float(match.group(1)) * _LATENCY_UNITS[match.group(2)]
     if math.isnan(value):
         raise ScenarioError(f"invalid latency {text!r}: not a number")
     if value < 0:

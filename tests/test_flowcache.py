@@ -25,6 +25,8 @@ NOT_DECIDING = {
     "errors.py": "exception classes",
     "flowcache.py": "where results are stored, and their keys",
     "engines/registry.py": "the name -> engine map and the settings type check",
+    "checks.py": "parse and check settings; a key holds the parsed values",
+    "units.py": "the unit table of those parsers",
 }
 
 

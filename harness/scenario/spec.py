@@ -21,82 +21,18 @@ import json
 import math
 import numbers
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ns3_scenarios.checks import number as check_number
+from ns3_scenarios.checks import parse_duration, parse_rate, probability
 from ns3_scenarios.errors import ScenarioError
-from ns3_scenarios.network import Network, check_rate, heterogeneous_links
+from ns3_scenarios.network import Network, heterogeneous_links
 
 #: Schedules a scenario may name (``fl_core.schedules.SCHEDULES`` once it exists).
 _SCHEDULES_FALLBACK = ("sync", "fedbuff", "deadline")
 _BASE_NETWORK_FIELDS = ("up_bps", "down_bps", "latency_s", "tcp", "server_link_bps")
-
-# --------------------------------------------------------------------------------------------- units
-
-_RATE_UNITS = {"bps": 1.0, "kbps": 1e3, "Kbps": 1e3, "Mbps": 1e6, "Gbps": 1e9,
-               "kbit/s": 1e3, "Mbit/s": 1e6, "Gbit/s": 1e9}
-_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_QUANTITY_RE = re.compile(rf"^\s*({_NUMBER})\s*([A-Za-z/]+)\s*$")
-
-
-def parse_rate(value: Any, where: str) -> float:
-    """A rate with its unit (``"5Mbps"``, ``"500kbps"``, ``"1Gbit/s"``) in bits per second."""
-    units = ", ".join(_RATE_UNITS)
-    if isinstance(value, bool) or isinstance(value, numbers.Real) or (
-            isinstance(value, str) and re.fullmatch(rf"\s*{_NUMBER}\s*", value)):
-        raise ScenarioError(f"{where}: invalid rate {value!r}: give a unit ({units}), e.g. \"5Mbps\"")
-    match = _QUANTITY_RE.match(value) if isinstance(value, str) else None
-    if not match or match.group(2) not in _RATE_UNITS:
-        raise ScenarioError(f"{where}: invalid rate {value!r}: expected a number with a unit ({units}), "
-                            "e.g. \"5Mbps\"")
-    try:
-        return check_rate(float(match.group(1)) * _RATE_UNITS[match.group(2)], "rate")
-    except ScenarioError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
-
-
-def parse_duration(value: Any, where: str, *, maximum: float | None = None) -> float:
-    """A duration with its unit (``"50ms"``, ``"2s"``, ``"1.5min"``) in seconds, >= 0."""
-    units = ", ".join(_TIME_UNITS)
-    if isinstance(value, bool) or isinstance(value, numbers.Real) or (
-            isinstance(value, str) and re.fullmatch(rf"\s*{_NUMBER}\s*", value)):
-        raise ScenarioError(f"{where}: invalid duration {value!r}: give a unit ({units}), e.g. \"50ms\"")
-    match = _QUANTITY_RE.match(value) if isinstance(value, str) else None
-    if not match or match.group(2) not in _TIME_UNITS:
-        raise ScenarioError(f"{where}: invalid duration {value!r}: expected a number with a unit ({units}), "
-                            "e.g. \"50ms\"")
-    seconds = float(match.group(1)) * _TIME_UNITS[match.group(2)]
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ScenarioError(f"{where}: invalid duration {value!r}: must be >= 0")
-    if maximum is not None and seconds > maximum:
-        raise ScenarioError(f"{where}: invalid duration {value!r}: must be <= {maximum:g} s")
-    return seconds
-
-
-def check_number(value: Any, where: str, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False, integer: bool = False) -> float:
-    """A plain number within bounds; the message names ``where`` and the accepted range."""
-    kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integer else numbers.Real):
-        raise ScenarioError(f"{where}: invalid value {value!r}: expected {kind}")
-    if not integer and not math.isfinite(value):
-        raise ScenarioError(f"{where}: invalid value {value!r}: expected a finite number")
-    if low is not None and (value <= low if low_open else value < low) or high is not None and value > high:
-        lo = "" if low is None else (f"> {low:g}" if low_open else f">= {low:g}")
-        hi = "" if high is None else f"<= {high:g}"
-        rng = f"in [{low:g}, {high:g}]" if low is not None and high is not None and not low_open else \
-            " and ".join(s for s in (lo, hi) if s)
-        raise ScenarioError(f"{where}: invalid value {value!r}: must be {rng}")
-    return int(value) if integer else float(value)
-
-
-def probability(value: Any, where: str) -> float:
-    """A probability in [0, 1]."""
-    return check_number(value, where, low=0.0, high=1.0)
-
 
 # --------------------------------------------------------------------------------------------- parts
 

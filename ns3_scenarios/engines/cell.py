@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,9 +23,10 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from ns3_scenarios import flowcache, simcore
+from ns3_scenarios.checks import choice, number, rate  # noqa: F401  (the settings' parsers: cell.number, ...)
 from ns3_scenarios.engines.registry import check_settings
 from ns3_scenarios.errors import ScenarioError
-from ns3_scenarios.network import Network, check_rate
+from ns3_scenarios.network import Network
 from ns3_scenarios.seeds import flow_seed
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, link_of
 
@@ -40,34 +40,6 @@ _HORIZON_CELL_BPS = 0.5e6
 
 
 # --- settings parsing -------------------------------------------------------------------------
-
-def number(value: object, where: str, *, low: float | None = None, high: float | None = None,
-           low_open: bool = False, integer: bool = False) -> float:
-    """``value`` as a finite number within bounds, else ``ScenarioError`` naming ``where``."""
-    kind = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or (integer and not float(value).is_integer()):
-        raise ScenarioError(f"{where}: invalid value {value!r}: expected {kind}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ScenarioError(f"{where}: invalid value {value!r}: expected a finite number")
-    if low is not None and (value <= low if low_open else value < low):
-        raise ScenarioError(f"{where}: invalid value {value:g}: must be {'>' if low_open else '>='} {low:g}")
-    if high is not None and value > high:
-        raise ScenarioError(f"{where}: invalid value {value:g}: must be <= {high:g}")
-    return int(value) if integer else value
-
-
-def choice(value: object, where: str, choices: Sequence[Any]) -> Any:
-    """``value`` if it is one of ``choices`` (strings compared case-insensitively)."""
-    for c in choices:
-        if value == c or (isinstance(value, str) and isinstance(c, str) and value.lower() == c.lower()):
-            return c
-        if isinstance(c, (int, float)) and not isinstance(value, bool) and isinstance(value, numbers.Real) \
-                and float(value) == float(c):
-            return c
-    known = ", ".join(f"{c:g}" if isinstance(c, float) else str(c) for c in choices)
-    raise ScenarioError(f"{where}: unknown value {value!r}: expected one of {known}")
-
 
 def distances(value: object, where: str) -> tuple[tuple[int, float], ...]:
     """Given client distances in metres: a list (index = client id) or a mapping ``{client: metres}``."""
@@ -117,14 +89,6 @@ def idle_gap(value: object, where: str) -> float | None:
     if value is None or (isinstance(value, str) and value.strip().lower() == "off"):
         return None
     return number(value, where, low=0.1, high=3600)
-
-
-def rate(value: object, where: str) -> float:
-    """A link rate in bit/s (1 kbit/s to 100 Gbit/s)."""
-    try:
-        return check_rate(value, "rate")  # type: ignore[arg-type]
-    except ScenarioError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
 
 
 class CellSettings:
