@@ -348,6 +348,11 @@ class Scenario:
         digest = hashlib.sha256(f"{self.seed}\0{run_name}\0{int(round_idx)}".encode()).digest()
         return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
+    def dispatch_seed(self, run_name: str, dispatch: int, client: int) -> int:
+        """The seed of one FedBuff dispatch of one client: 31 bits of sha256(scenario seed, run, dispatch, client)."""
+        digest = hashlib.sha256(f"{self.seed}\0{run_name}\0dispatch\0{int(dispatch)}\0{int(client)}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
     @property
     def compute_source(self) -> str:
         return self.compute.source

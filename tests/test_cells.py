@@ -173,5 +173,5 @@ def test_cells_give_the_schedules_their_arrival_times():
     first, second = arrivals.round_times(0, transfers)  # the deadline schedule's round
     assert first.upload_done_s > first.upload_start_s > first.download_done_s > 0
     assert arrivals.round_times(0, transfers) == [first, second]
-    down, up = arrivals.transfer_times(1, 50 * KB, 50 * KB)  # FedBuff: the client alone in the cell
-    assert down > 0 and up > 0
+    alone = arrivals.dispatch_times(0, ClientTransfer(1, 50 * KB, 0.2, 50 * KB))  # FedBuff: the client alone
+    assert alone.upload_done_s > alone.upload_start_s == pytest.approx(alone.download_done_s + 0.2)

@@ -74,8 +74,10 @@ def test_ray_matches_local_byte_for_byte_and_resumes_after_a_worker_dies(ray_loc
 class FixedArrivals:
     """Transfer times without ns-3, 1000 s apart per client id: far beyond any measured compute time."""
 
-    def transfer_times(self, client: int, downlink_bytes: int, uplink_bytes: int) -> tuple[float, float]:
-        return 600.0 * client, 400.0 * client
+    def dispatch_times(self, dispatch: int, transfer):
+        c = transfer.client
+        return SimpleNamespace(download_done_s=600.0 * c, upload_start_s=600.0 * c + transfer.compute_s,
+                               upload_done_s=1000.0 * c + transfer.compute_s)
 
 
 def test_fedbuff_dispatches_to_the_same_actors_with_the_same_bytes(ray_local, dolly_file, tmp_path):
