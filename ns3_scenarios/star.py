@@ -22,7 +22,7 @@ from ns3_scenarios import simcore
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network
 from ns3_scenarios.seeds import flow_seed
-from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, link_of
+from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, in_client_order, link_of
 
 _DOWN_PORT = 9
 _UP_PORT_BASE = 10_000
@@ -40,11 +40,17 @@ def _one(links: Sequence[Network], what: str, get) -> object:
 def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0) -> list[ClientTiming]:
     """Simulate one round; returns one :class:`ClientTiming` per transfer, in the same order.
 
-    ``seed`` is the round's seed (random loss, trace offsets, on/off sources).
+    ``seed`` is the round's seed (random loss, trace offsets, on/off sources). The round is
+    simulated with the clients in id order, so the order of ``transfers`` does not matter.
     """
+    check_round(network, transfers)
+    return in_client_order(lambda ordered: _simulate(network, ordered, seed), transfers)
+
+
+def _simulate(network: Network, transfers: Sequence[ClientTransfer], seed: int) -> list[ClientTiming]:
+    """:func:`simulate_round` of transfers already in client order."""
     from ns3_scenarios.flows import trace_offset
 
-    check_round(network, transfers)
     n = len(transfers)
     links = [link_of(network, t) for t in transfers]
     for i, link in enumerate(links):

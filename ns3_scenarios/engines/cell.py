@@ -28,7 +28,7 @@ from ns3_scenarios import flowcache, simcore
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network, check_rate
 from ns3_scenarios.seeds import flow_seed
-from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, link_of
+from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, in_client_order, link_of
 
 S = TypeVar("S")
 C = TypeVar("C", bound="CellSettings")
@@ -253,7 +253,9 @@ class CellEngine:
     """A registry entry (contract 2) whose round is ``simulate(network, transfers, seed=, settings=)``.
 
     Whole rounds are cached on disk (``ns3_scenarios.flowcache``; ``$NETBENCH_FLOW_CACHE``),
-    keyed by :func:`round_key`; a cached round needs no ns-3 at all.
+    keyed by :func:`round_key`; a cached round needs no ns-3 at all. The round is simulated
+    (and keyed) with its transfers in client order: stations, RNG streams and ports follow
+    client id, not the order the caller listed the transfers in.
     """
 
     caches_rounds = True
@@ -269,6 +271,11 @@ class CellEngine:
         if not isinstance(settings, self.settings_type):
             raise ScenarioError(f"engine {self.name!r}: settings {settings!r} are not {self.settings_type.__name__}")
         check_cell_round(network, transfers, self.name)
+        return in_client_order(lambda ordered: self._cached(network, ordered, seed, settings), transfers)
+
+    def _cached(self, network: Network, transfers: Sequence[ClientTransfer], seed: int,
+                settings: Any) -> list[ClientTiming]:
+        """One round of transfers in client order (stations, streams and the cache key follow it)."""
         cache = disk_cache()
         key = round_key(self.name, network, transfers, seed, settings) if cache.folder is not None else ""
         stored = cache.get(key) if key else None
