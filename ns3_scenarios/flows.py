@@ -59,6 +59,7 @@ class FlowSpec:
     ack_seed: int = 0
     data_phase_s: float = 0.0
     ack_phase_s: float = 0.0
+    receiver_is_tls_client: bool = False  # with TLS: a download (the client says ClientHello)
 
     def resolved(self) -> dict:
         """The spec as JSON, leaving out seeds and phases that cannot matter (no loss, no trace)."""
@@ -76,6 +77,8 @@ class FlowSpec:
             d["queue"] = self.queue.to_dict()
         if self.tls:
             d["tls"] = True
+            if self.receiver_is_tls_client:
+                d["receiver_is_tls_client"] = True
         return d
 
     @property
@@ -169,7 +172,8 @@ def simulate_flows(specs: Sequence[FlowSpec]) -> list[float]:
             interfaces = sim.link(sender, receiver, s.data_bps, s.ack_bps, s.latency_s, queue=s.queue,
                                   a_sends=s.data, b_sends=s.ack, a_seed=s.data_seed, b_seed=s.ack_seed,
                                   trace_phase_s=(s.data_phase_s, s.ack_phase_s))
-            done, start = sim.message(sender, receiver, interfaces.GetAddress(1), _PORT, s.nbytes, tag=i, tls=s.tls)
+            done, start = sim.message(sender, receiver, interfaces.GetAddress(1), _PORT, s.nbytes, tag=i, tls=s.tls,
+                                      receiver_is_tls_client=s.receiver_is_tls_client)
             start(0)
             dones.append(done)
         sim.run(horizon)
@@ -193,7 +197,7 @@ def _direction_spec(link: Network, nbytes: int, direction: str, client: int, see
     offset = trace_offset(seed, client)
     return FlowSpec(nbytes, data_bps, ack_bps, link.latency_s, link.tcp, data, ack, link.queue, link.connection.tls,
                     flow_seed(seed, client, direction), flow_seed(seed, client, f"{direction}/ack"),
-                    _phase(data, offset, at_s), _phase(ack, offset, at_s))
+                    _phase(data, offset, at_s), _phase(ack, offset, at_s), receiver_is_tls_client=direction == "down")
 
 
 def _whole_client_round(link: Network, transfer: ClientTransfer, seed: int) -> ClientTiming:

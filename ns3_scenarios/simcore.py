@@ -213,9 +213,9 @@ class RateTrace {
 
 // One end of a TCP connection that stays open: the active end connects, the passive end
 // accepts one connection. Send(n) queues n more bytes. With tls, the connection is ready
-// one round trip after TCP's handshake: the active end sends a 517-byte ClientHello, the
-// passive end answers with a 4096-byte server flight, and only then do data bytes flow
-// (the handshake bytes are not counted as data).
+// one round trip after TCP's handshake: the TLS client (the active end unless tlsClient says
+// otherwise) sends a 517-byte ClientHello, the TLS server answers with a 4096-byte server
+// flight, and only then do data bytes flow (the handshake bytes are not counted as data).
 class Endpoint : public Application {
  public:
   static TypeId GetTypeId() {
@@ -223,8 +223,8 @@ class Endpoint : public Application {
                             .AddConstructor<Endpoint>();
     return tid;
   }
-  void Setup(bool active, Address peer, uint16_t port, bool tls) {
-    m_active = active; m_peer = peer; m_port = port; m_tls = tls;
+  void Setup(bool active, Address peer, uint16_t port, bool tls, bool tlsClient) {
+    m_active = active; m_peer = peer; m_port = port; m_tls = tls; m_tlsClient = tlsClient;
   }
   void Send(uint64_t bytes) { m_data += bytes; Pump(); }
   void SendAfter(int64_t delayNs, uint64_t bytes) {
@@ -262,15 +262,19 @@ class Endpoint : public Application {
   }
   void Connected(Ptr<Socket>) {
     m_connected = true;
-    if (m_tls) { m_handshakeOut += kClientHello; m_handshakeIn = kServerFlight; Pump(); }
+    if (m_tls) Hello();
     else Ready();
+  }
+  void Hello() {  // the TLS client's first flight, or the TLS server's wait for it
+    if (m_tlsClient) { m_handshakeOut += kClientHello; m_handshakeIn = kServerFlight; Pump(); }
+    else m_handshakeIn = kClientHello;
   }
   void Failed(Ptr<Socket>) { NS_FATAL_ERROR("netbench::Endpoint could not connect"); }
   void Accepted(Ptr<Socket> s, const Address&) {
     m_socket = s;
     m_connected = true;
     Wire();
-    if (m_tls) m_handshakeIn = kClientHello;
+    if (m_tls) Hello();
     else Ready();
   }
   void Ready() {
@@ -288,7 +292,7 @@ class Endpoint : public Application {
         m_handshakeIn -= k;
         n -= k;
         if (m_handshakeIn == 0) {
-          if (!m_active) m_handshakeOut += kServerFlight;
+          if (!m_tlsClient) m_handshakeOut += kServerFlight;
           Ready();
         }
       }
@@ -313,14 +317,15 @@ class Endpoint : public Application {
   Ptr<Socket> m_socket, m_listen;
   Address m_peer;
   uint16_t m_port = 0;
-  bool m_active = false, m_tls = false, m_connected = false;
+  bool m_active = false, m_tls = false, m_tlsClient = false, m_connected = false;
   uint64_t m_data = 0, m_handshakeOut = 0, m_handshakeIn = 0;
   int64_t m_readyNs = -1;
 };
 
-Ptr<Endpoint> InstallEndpoint(Ptr<Node> node, bool active, Address peer, uint16_t port, bool tls, int64_t startNs) {
+Ptr<Endpoint> InstallEndpoint(Ptr<Node> node, bool active, Address peer, uint16_t port, bool tls, bool tlsClient,
+                              int64_t startNs) {
   Ptr<Endpoint> app = CreateObject<Endpoint>();
-  app->Setup(active, peer, port, tls);
+  app->Setup(active, peer, port, tls, tlsClient);
   node->AddApplication(app);
   app->SetStartTime(NanoSeconds(startNs));  // relative to now when installed during a run
   return app;
@@ -555,8 +560,10 @@ class Simulation:
 
     def endpoint(self, node: Any, *, peer: Any = None, port: int, tls: bool = False, delay_ns: int = 0,
                  nbytes: int = 0, tag: int = 0, on_done: Callable[[int], None] | None = None,
-                 counted: bool = True) -> Any:
+                 counted: bool = True, tls_client: bool | None = None) -> Any:
         """A ``netbench::Endpoint``: active (connects to ``peer:port``) or passive (listens on ``port``).
+
+        With ``tls`` the active end is the TLS client unless ``tls_client`` says otherwise.
 
         With ``nbytes`` > 0 it counts that many received data bytes into a ``FlowDone``
         (``endpoint.done``). It starts ``delay_ns`` from now. Returns the endpoint; ``Send(n)``
@@ -564,7 +571,9 @@ class Simulation:
         """
         ns = self.ns
         address = ns.InetSocketAddress(peer, port).ConvertTo() if peer is not None else ns.Address()
-        app = ns.cppyy.gbl.netbench.InstallEndpoint(node, peer is not None, address, port, tls, int(delay_ns))
+        active = peer is not None
+        app = ns.cppyy.gbl.netbench.InstallEndpoint(node, active, address, port, tls,
+                                                    active if tls_client is None else tls_client, int(delay_ns))
         if nbytes > 0:
             done = ns.cppyy.gbl.netbench.FlowDone(nbytes, tag)
             if on_done is not None:
@@ -577,19 +586,24 @@ class Simulation:
         return app
 
     def message(self, sender: Any, receiver: Any, receiver_address: Any, port: int, nbytes: int, *, tag: int,
-                tls: bool, on_done: Callable[[int], None] | None = None) -> tuple[Any, Callable[[int], None]]:
-        """One message on its own new connection: ``(FlowDone, start(delay_ns))``.
+                tls: bool, on_done: Callable[[int], None] | None = None,
+                receiver_is_tls_client: bool = False) -> tuple[Any, Callable[[int], None]]:
+        """One message on its own new connection, opened by the sender: ``(FlowDone, start(delay_ns))``.
 
         Without TLS a ``PacketSink`` and a ``BulkSend`` (today's model); with TLS a pair of
-        endpoints whose data starts after the TLS 1.3 round trip.
+        endpoints whose data starts after the TLS 1.3 round trip. The TLS client is the sender
+        (an upload), or with ``receiver_is_tls_client`` the receiver (a download: the client's
+        ClientHello goes up, the server's ~4 kB flight comes down before its data).
         """
         if not tls:
             done = self.sink(receiver, port, nbytes, tag, on_done)
             return done, lambda delay_ns: self.send(sender, receiver_address, port, nbytes, delay_ns)
-        passive = self.endpoint(receiver, port=port, tls=True, nbytes=nbytes, tag=tag, on_done=on_done)
+        passive = self.endpoint(receiver, port=port, tls=True, nbytes=nbytes, tag=tag, on_done=on_done,
+                                tls_client=receiver_is_tls_client)
 
         def start(delay_ns: int) -> None:
-            active = self.endpoint(sender, peer=receiver_address, port=port, tls=True, delay_ns=delay_ns)
+            active = self.endpoint(sender, peer=receiver_address, port=port, tls=True, delay_ns=delay_ns,
+                                   tls_client=not receiver_is_tls_client)
             active.Send(int(nbytes))
 
         return passive.GetDone(), start

@@ -147,7 +147,8 @@ def _per_message(sim, server, clients, server_addresses, client_addresses, links
                                                   up_bytes[i], tag=i, tls=link.connection.tls)
         if down_bytes[i]:
             downloads[i], start = sim.message(server, clients.Get(i), client_addresses[i], _DOWN_PORT, down_bytes[i],
-                                              tag=i, tls=link.connection.tls, on_done=start_upload)
+                                              tag=i, tls=link.connection.tls, on_done=start_upload,
+                                              receiver_is_tls_client=True)
             start(0)
         else:
             start_upload(i)

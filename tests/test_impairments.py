@@ -186,6 +186,25 @@ def test_connection_models_and_tls_cost_one_round_trip():
     assert 0.09 < plain.download_s - kept.download_s < 0.12
 
 
+def test_a_tls_download_sends_the_server_flight_down():
+    """A download's TLS client is the receiving client: its 517-byte ClientHello goes up, the 4 kB
+    server flight comes down with the data. At 0.2/1 Mbps the flight costs 4 kB at 1 Mbps (~33 ms)
+    beside the extra RTT (~0.1 s), not 4 kB on the 0.2 Mbps uplink (~0.16 s), as for an upload (whose
+    TLS client is the sender); the isolated engine agrees."""
+    net = PRESETS["0.2/1"]
+    transfers = [ClientTransfer(0, 100 * KB, 1.0, 20 * KB)]
+    secure = net.with_(connection=Connection(tls=True))
+    (plain,) = ns3(star.simulate_round, net, transfers)
+    (tls,) = ns3(star.simulate_round, secure, transfers)
+    (alone,) = ns3(_uncached, flows.isolated_round, secure, transfers)
+    print(f"\nTLS extra at 0.2/1: download {tls.download_s - plain.download_s:.3f} s, "
+          f"upload {tls.upload_s - plain.upload_s:.3f} s")
+    extra_down, extra_up = tls.download_s - plain.download_s, tls.upload_s - plain.upload_s
+    assert 0.1 <= extra_down < 0.2  # the flight on the 0.2 Mbps uplink gave ~0.27 s
+    assert abs(extra_down - extra_up) < 0.02  # both directions: hello up, flight down
+    assert alone.download_s == pytest.approx(tls.download_s, abs=1e-3)
+
+
 def test_random_results_are_deterministic_per_seed_and_batching_changes_nothing():
     """The same seed gives the same times (fresh caches, one simulation per flow or all in one);
     another seed gives other times."""
