@@ -295,6 +295,7 @@ class Scenario:
         if self.engine not in engines():
             raise ScenarioError(f"engine.name: unknown engine {self.engine!r}: expected one of "
                                 f"{', '.join(engines())}")
+        self._check_engine_fits()
         if self.schedule not in _schedules():
             raise ScenarioError(f"round.schedule: unknown schedule {self.schedule!r}: expected one of "
                                 f"{', '.join(_schedules())}")
@@ -303,6 +304,22 @@ class Scenario:
                                                            low_open=True))
         object.__setattr__(self, "over_selection", check_number(self.over_selection, "round.over_selection", low=1.0))
         object.__setattr__(self, "availability", probability(self.availability, "round.availability"))
+
+    def _check_engine_fits(self) -> None:
+        """Refuse links the engine cannot simulate, at load (``--check``), not at the first round."""
+        engine = engines()[self.engine]
+        if self.network.server_link_bps is not None and not engine.server_link:
+            raise ScenarioError(f"engine.name: the {self.engine} engine cannot model a shared server link "
+                                "(server.link); use the star engine")
+        if engine.impairments:
+            return
+        links = [("the default link", self.network)]
+        links += [(f"links.choice[{i}]", net) for i, net in enumerate(self.client_links.mix)]
+        links += [(f"client {c}'s link", net) for c, net in sorted(self.client_links.overrides.items())]
+        for what, net in links:
+            if net.impaired:
+                raise ScenarioError(f"engine.name: the {self.engine} engine does not simulate link impairments "
+                                    f"(loss, traces, queues, cross traffic, connection) of {what}")
 
     # -- identity ----------------------------------------------------------------------------------
     def resolved(self) -> dict:

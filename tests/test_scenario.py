@@ -202,6 +202,16 @@ BAD = [
     ("deadline-unit", '[link]\nup = "1Mbps"\ndown = "5Mbps"\n[round]\ndeadline = 30\n', "round.deadline"),
     ("tcp", '[link]\nup = "1Mbps"\ndown = "5Mbps"\ntcp = "reno"\n', "link.tcp: unknown TCP config 'reno'"),
     ("connection", '[link]\nup = "1Mbps"\ndown = "5Mbps"\n[connection]\nmodel = "quic"\n', "connection.model"),
+    ("wifi-loss", '[link]\nup = "65Mbps"\ndown = "65Mbps"\nloss = 0.01\n[engine]\nname = "wifi"\n',
+     "engine.name: the wifi engine does not simulate link impairments"),
+    ("lte-client-cross", '[link]\nup = "18Mbps"\ndown = "18Mbps"\n[[clients]]\nids = [2]\n'
+     '[[clients.cross]]\ndirection = "up"\nkind = "bulk"\n[engine]\nname = "lte"\n',
+     "engine.name: the lte engine does not simulate link impairments (loss, traces, queues, cross traffic, "
+     "connection) of client 2's link"),
+    ("lte-tls", '[link]\nup = "18Mbps"\ndown = "18Mbps"\n[connection]\ntls = true\n[engine]\nname = "lte"\n',
+     "the lte engine does not simulate link impairments"),
+    ("isolated-server-link", '[link]\nup = "1Mbps"\ndown = "5Mbps"\n[server]\nlink = "10Mbps"\n[engine]\n'
+     'name = "isolated"\n', "engine.name: the isolated engine cannot model a shared server link (server.link)"),
 ]
 
 

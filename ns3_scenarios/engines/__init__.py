@@ -29,6 +29,8 @@ class Engine(Protocol):
 
     name: str
     settings_type: type
+    impairments: bool  # it simulates per-link impairments (loss, traces, queues, cross traffic, connection)
+    server_link: bool  # it models a shared server link
 
     def simulate_round(self, network: Network, transfers: Sequence[ClientTransfer], *, seed: int,
                        settings: Any) -> list[ClientTiming]:
@@ -68,9 +70,11 @@ class FunctionEngine:
     """An engine without settings whose round is ``module.function(network, transfers, seed=seed)``."""
 
     settings_type = NoSettings
+    impairments = True
 
-    def __init__(self, name: str, module: str, function: str, doc: str) -> None:
+    def __init__(self, name: str, module: str, function: str, doc: str, *, server_link: bool) -> None:
         self.name, self._module, self._function, self.__doc__ = name, module, function, doc
+        self.server_link = server_link
 
     def simulate_round(self, network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0,
                        settings: Any = None) -> list[ClientTiming]:
@@ -102,9 +106,11 @@ def get_engine(name: str) -> Engine:
 
 
 register(FunctionEngine("isolated", "ns3_scenarios.flows", "isolated_round",
-                        "Per-client flows on idle private links, each simulated once (cached in memory and on disk)."))
+                        "Per-client flows on idle private links, each simulated once (cached in memory and on disk).",
+                        server_link=False))
 register(FunctionEngine("star", "ns3_scenarios.star", "simulate_round",
-                        "The full star (optionally behind a shared server link) in one ns-3 simulation."))
+                        "The full star (optionally behind a shared server link) in one ns-3 simulation.",
+                        server_link=True))
 
 # Radio engines register themselves when their modules exist (helper C).
 for _module in ("wifi", "lte"):

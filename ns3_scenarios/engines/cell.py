@@ -259,6 +259,8 @@ class CellEngine:
     """
 
     caches_rounds = True
+    impairments = False  # the radio is the cell's impairment (check_cell_round)
+    server_link = False  # the AP / PGW has its own wired link to the server
 
     def __init__(self, name: str, settings_type: type, simulate: Callable[..., list[ClientTiming]]) -> None:
         self.name, self.settings_type, self._simulate = name, settings_type, simulate
