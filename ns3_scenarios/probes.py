@@ -19,13 +19,13 @@ def realised_loss(loss: RandomLoss | GilbertElliott, packets: int, seed: int = 1
         return float(share), float(burst)
 
 
-def connection_reuse(nbytes: int, idle_s: float, rate_bps: float, latency_s: float, *, ssai: bool = False,
+def connection_reuse(nbytes: int, idle_s: float, rate_bps: float, latency_s: float,
                      tcp: str = "linux") -> tuple[float, float]:
     """Two writes of ``nbytes`` on one connection, ``idle_s`` apart: the time each takes to arrive.
 
     The first counts from the connection's start (handshake included), the second from its write.
     """
-    with simcore.Simulation(tcp, ssai=ssai) as sim:
+    with simcore.Simulation(tcp) as sim:
         netbench = sim.ns.cppyy.gbl.netbench
         nodes = sim.nodes(2)
         sender, receiver = nodes.Get(0), nodes.Get(1)

@@ -331,46 +331,6 @@ Ptr<Endpoint> InstallEndpoint(Ptr<Node> node, bool active, Address peer, uint16_
   return app;
 }
 
-// CUBIC with Linux's tcp_slow_start_after_idle=1 (RFC 5681 4.1, tcp_cwnd_restart): when a
-// sender starts transmitting with nothing in flight after more than one RTO (here srtt +
-// 200 ms) without ACKs, ssthresh becomes max(ssthresh, 3/4 cwnd) and cwnd halves per RTO
-// elapsed, down to min(initial window, cwnd). ns-3 itself never restarts cwnd after idle.
-class TcpCubicSsai : public TcpCubic {
- public:
-  static TypeId GetTypeId() {
-    static TypeId tid = TypeId("netbench::TcpCubicSsai").SetParent<TcpCubic>().SetGroupName("Internet")
-                            .AddConstructor<TcpCubicSsai>();
-    return tid;
-  }
-  TcpCubicSsai() : TcpCubic() {}
-  TcpCubicSsai(const TcpCubicSsai& other) : TcpCubic(other), m_lastAck(other.m_lastAck) {}
-  std::string GetName() const override { return "TcpCubicSsai"; }
-  Ptr<TcpCongestionOps> Fork() override { return CopyObject<TcpCubicSsai>(this); }
-  void PktsAcked(Ptr<TcpSocketState> tcb, uint32_t segmentsAcked, const Time& rtt) override {
-    TcpCubic::PktsAcked(tcb, segmentsAcked, rtt);
-    m_lastAck = Simulator::Now();
-  }
-  void CwndEvent(Ptr<TcpSocketState> tcb, const TcpSocketState::TcpCAEvent_t event) override {
-    TcpCubic::CwndEvent(tcb, event);
-    if (event != TcpSocketState::CA_EVENT_TX_START || m_lastAck.IsNegative()) return;
-    Time rto = tcb->m_srtt.Get() + MilliSeconds(200);
-    Time idle = Simulator::Now() - m_lastAck;
-    if (idle <= rto) return;
-    uint32_t seg = tcb->m_segmentSize;
-    uint32_t restart = std::min<uint32_t>(tcb->m_initialCWnd * seg, tcb->m_cWnd.Get());
-    uint32_t cwnd = tcb->m_cWnd.Get();
-    tcb->m_ssThresh = std::max<uint32_t>(tcb->m_ssThresh.Get(), cwnd / 4 * 3);
-    for (Time left = idle - rto; left.IsStrictlyPositive() && cwnd > restart; left -= rto) cwnd >>= 1;
-    tcb->m_cWnd = std::max(cwnd, restart);
-    TcpCubic::CongestionStateSet(tcb, TcpSocketState::CA_LOSS);  // restart Cubic's epoch
-    restarts++;
-  }
-  static uint64_t restarts;
- private:
-  Time m_lastAck = Seconds(-1);
-};
-uint64_t TcpCubicSsai::restarts = 0;
-
 }  // namespace netbench
 """
 
@@ -415,22 +375,15 @@ STATS = {"simulations": 0, "setup_s": 0.0, "run_s": 0.0, "destroy_s": 0.0}
 class Simulation:
     """One ns-3 simulation; use as a context manager so ``Simulator::Destroy`` always runs.
 
-    ``ssai`` selects CUBIC with Linux's slow start after idle (``netbench::TcpCubicSsai``)
-    instead of the config's own CUBIC. ``stop_after`` > 0 ends the run as soon as that many
+    ``stop_after`` > 0 ends the run as soon as that many
     byte counters (sinks created with ``counted=True``) are complete, which unbounded cross
     traffic and cyclic capacity traces need.
     """
 
-    def __init__(self, tcp: str, *, ssai: bool = False, stop_after: int = 0) -> None:
+    def __init__(self, tcp: str, *, stop_after: int = 0) -> None:
         self.ns = load()
         self._created = time.perf_counter()
         self.tcp = tcp_configs.apply(self.ns, tcp)
-        if ssai:
-            if self.tcp.socket_type != "ns3::TcpCubic":
-                raise ScenarioError(f"slow_start_after_idle emulates CUBIC; TCP config {tcp!r} uses "
-                                    f"{self.tcp.socket_type}")
-            self.ns.Config.SetDefault("ns3::TcpL4Protocol::SocketType",
-                                      self.ns.TypeIdValue(self.ns.cppyy.gbl.netbench.TcpCubicSsai.GetTypeId()))
         self.ns.Ipv4AddressGenerator.Reset()
         self._addresses = self.ns.Ipv4AddressHelper()
         self._addresses.SetBase(self.ns.Ipv4Address("10.0.0.0"), self.ns.Ipv4Mask("255.255.255.252"))

@@ -57,7 +57,6 @@ def _simulate(network: Network, transfers: Sequence[ClientTransfer], seed: int) 
         if len(link.cross) > _CROSS_PER_CLIENT:
             raise ScenarioError(f"client {transfers[i].client}: at most {_CROSS_PER_CLIENT} cross traffic sources")
     persistent = _one(links, "connection model", lambda link: link.connection.model) == "persistent"
-    ssai = bool(_one(links, "slow_start_after_idle setting", lambda link: link.connection.slow_start_after_idle))
     down_bytes = [int(t.downlink_bytes) for t in transfers]
     up_bytes = [int(t.uplink_bytes) for t in transfers]
     compute_ns = [simcore.nanoseconds(float(t.compute_s)) for t in transfers]
@@ -70,7 +69,7 @@ def _simulate(network: Network, transfers: Sequence[ClientTransfer], seed: int) 
     unbounded = persistent or any(
         link.cross or link.up.trace is not None or link.down.trace is not None for link in links)
     messages = sum(1 for b in down_bytes + up_bytes if b > 0)
-    with simcore.Simulation(network.tcp, ssai=ssai, stop_after=messages if unbounded else 0) as sim:
+    with simcore.Simulation(network.tcp, stop_after=messages if unbounded else 0) as sim:
         server = sim.nodes(1).Get(0)
         clients = sim.nodes(n)
         if network.server_link_bps is None:
