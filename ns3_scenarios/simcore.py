@@ -93,12 +93,17 @@ class LinkErrorModel : public ErrorModel {
     m_mode = 2; m_pgb = pgb; m_pbg = pbg; m_lg = lossGood; m_lb = lossBad;
   }
   void SetSeed(uint64_t seed) { m_state = seed; }
-  // Advance the Gilbert-Elliott chain once per `ns` of time (one full-size packet at the link
-  // rate) instead of once per packet; 0 keeps the per-packet chain.
-  void SetSlot(int64_t ns) { m_slotNs = ns; }
+  // Advance the Gilbert-Elliott chain once per slot, the time `bytes` take at the link's
+  // current rate (one full-size packet; SetRate follows the link's capacity trace), instead of
+  // once per packet; without a slot the chain steps per packet.
+  void SetSlotBytes(uint32_t bytes) { m_slotBytes = bytes; }
+  void SetRate(double bps) {
+    if (m_slotBytes > 0 && bps > 0) m_slotNs = std::max<int64_t>(1, std::llround(m_slotBytes * 8e9 / bps));
+  }
   void SetOutage(bool on) { m_outage = on; }
   uint64_t Seen() const { return m_seen; }
   uint64_t Dropped() const { return m_dropped; }
+  uint64_t Runs() const { return m_runs; }  // runs of consecutive drops (a burst each)
  private:
   double Uniform() {
     uint64_t z = (m_state += 0x9E3779B97F4A7C15ULL);
@@ -118,6 +123,8 @@ class LinkErrorModel : public ErrorModel {
     }
     if (m_outage) drop = true;
     if (drop) m_dropped++;
+    if (drop && !m_previous) m_runs++;
+    m_previous = drop;
     return drop;
   }
   // k steps of the two-state chain at once: P(Bad after k | Bad) = piB + (1 - piB) lambda^k,
@@ -144,10 +151,11 @@ class LinkErrorModel : public ErrorModel {
   }
   void DoReset() override { m_bad = false; }
   int64_t m_slotNs = 0, m_lastNs = -1;
+  uint32_t m_slotBytes = 0;
   int m_mode = 0;
   double m_p = 0, m_pgb = 0, m_pbg = 1, m_lg = 0, m_lb = 1;
-  bool m_bad = false, m_outage = false;
-  uint64_t m_state = 0, m_seen = 0, m_dropped = 0;
+  bool m_bad = false, m_outage = false, m_previous = false;
+  uint64_t m_state = 0, m_seen = 0, m_dropped = 0, m_runs = 0;
 };
 
 // {share dropped, mean run of consecutive drops} over `packets` dummy packets.
@@ -195,6 +203,7 @@ class RateTrace {
   void Apply() {
     double r = m_r[m_i];
     if (r > 0) m_dev->SetDataRate(DataRate(uint64_t(std::llround(r))));
+    if (r > 0) m_em->SetRate(r);  // a Gilbert-Elliott slot is one packet at the current rate
     m_em->SetOutage(!(r > 0));
     m_changes++;
   }
@@ -448,7 +457,8 @@ class Simulation:
                 em.SetRandom(imp.loss.rate)
             elif isinstance(imp.loss, GilbertElliott):
                 em.SetGilbertElliott(imp.loss.p_good_bad, imp.loss.p_bad_good, imp.loss.loss_good, imp.loss.loss_bad)
-                em.SetSlot(nanoseconds(GE_SLOT_BYTES * 8 / (a_bps if sender == 0 else b_bps)))
+                em.SetSlotBytes(GE_SLOT_BYTES)
+                em.SetRate(float(a_bps if sender == 0 else b_bps))  # a trace below resets it as it moves
             if imp.trace is not None:
                 trace = imp.trace
                 self._keep.append(ns.cppyy.gbl.netbench.RateTrace(

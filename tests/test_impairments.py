@@ -93,6 +93,22 @@ def test_gilbert_elliott_realised_loss_matches_its_stationary_rate():
     assert share == pytest.approx(0.01, rel=0.05) and burst == pytest.approx(1 / 0.99, rel=0.02)
 
 
+def test_gilbert_elliott_in_real_flows_keeps_its_bursts_under_a_capacity_trace():
+    """GE 1 %, mean burst 4, on the data direction of real 1 MB TCP flows (8 seeds): at the line rate
+    of 1.25 Mbps, and on a 5 Mbps link whose trace holds it at 1.25 Mbps. The chain steps once per
+    1500-byte slot at the link's *current* rate, so both see the same per-packet loss and bursts
+    (with slots at the nominal 5 Mbps a packet spanned 4 slots: bursts of 1.45 packets, not ~3).
+    """
+    ge = GilbertElliott.from_rate(0.01, 4)
+    plain = [ns3(probes.flow_loss, 1_000_000, 1.25e6, 6.25e6, 0.025, ge, seed=s) for s in range(1, 9)]
+    held = [ns3(probes.flow_loss, 1_000_000, 5e6, 25e6, 0.025, ge, seed=s,
+                trace=CapacityTrace((0.0,), (1.25e6,), 10.0, "1.25 Mbps")) for s in range(1, 9)]
+    mean = lambda runs, key: sum(r[key] for r in runs) / len(runs)  # noqa: E731
+    assert mean(held, "data_burst") == pytest.approx(mean(plain, "data_burst"), rel=0.15)
+    assert mean(held, "data_burst") > 2.5  # bursts of several packets, below 4 as TCP pauses after losses
+    assert 0.005 < mean(held, "data_loss") < 0.015
+
+
 def test_a_flow_over_a_step_trace_finishes_at_the_trace_integral():
     """200 kB over a trace of 1 Mbps for 1 s then 0.25 Mbps for 1 s (repeating), 10 ms one-way.
 
