@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ns3_scenarios import simcore
-from ns3_scenarios.links import NONE, CapacityTrace, GilbertElliott, Impairments, RandomLoss
+from ns3_scenarios.links import CapacityTrace, GilbertElliott, Impairments, RandomLoss
 
 
 def realised_loss(loss: RandomLoss | GilbertElliott, packets: int, seed: int = 1) -> tuple[float, float]:
@@ -62,7 +62,7 @@ def flow_loss(nbytes: int, rate_bps: float, reverse_bps: float, latency_s: float
         sender, receiver = nodes.Get(0), nodes.Get(1)
         data = Impairments(loss=loss, trace=trace)
         interfaces = sim.link(sender, receiver, rate_bps, reverse_bps, latency_s, a_sends=data,
-                              b_sends=Impairments(loss=loss) if loss is not None else NONE,
+                              b_sends=Impairments(loss=loss),
                               a_seed=seed, b_seed=seed + 7919)
         done, start = sim.message(sender, receiver, interfaces.GetAddress(1), 9, int(nbytes), tag=0, tls=False)
         start(0)
