@@ -1,9 +1,10 @@
 """Arrival times for training schedules, from a scenario's engine in ns-3.
 
 :class:`ScenarioArrivals` gives a synchronous round's timings through the scenario's engine
-(for the deadline schedule) and single transfer times (for FedBuff); each round's
+(for the deadline schedule) and one client's dispatch (for FedBuff); each round's
 randomness comes from ``scenario.round_seed(run, round)``, as in replay, so replaying a
-run reproduces the arrivals its training saw. :class:`NetworkArrivals` is the FedBuff
+run reproduces the arrivals its training saw (a dispatch's from
+``scenario.dispatch_seed(run, dispatch, client)``). :class:`NetworkArrivals` is the FedBuff
 arrival model of a ``RunConfig``'s ``links`` / ``links_seed``.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 
 from fl_core.run.config import RunConfig
 from harness.scenario import ClientLinks, Scenario
-from harness.simulate import simulate_round
+from harness.simulate import simulate_round, simulate_seeded
 from ns3_scenarios.network import Network, heterogeneous_links, parse_network
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round
 from ns3_scenarios.worker import NsWorker, shared_worker
@@ -25,8 +26,15 @@ def assign_links(links: list[Network], n_clients: int, seed: int | None) -> list
     return [links[c % len(links)] for c in range(n_clients)]
 
 
+def _as_transfer(t) -> ClientTransfer:
+    """A ``ClientTransfer`` from one (``fl_core.schedules.base.Transfer`` has the same fields)."""
+    if isinstance(t, ClientTransfer):
+        return t
+    return ClientTransfer(int(t.client), int(t.downlink_bytes), float(t.compute_s), int(t.uplink_bytes))
+
+
 class ScenarioArrivals:
-    """Arrival times from a :class:`Scenario`: whole rounds (deadline schedule) and single transfers (FedBuff).
+    """Arrival times from a :class:`Scenario`: whole rounds (deadline schedule) and single dispatches (FedBuff).
 
     ``run`` names the run (its directory name, as replay's ``record.name``) so the seeds match replay's.
     """
@@ -35,7 +43,6 @@ class ScenarioArrivals:
         self.scenario = scenario
         self.run = run
         self._worker = worker
-        self._dispatches = 0
 
     @property
     def worker(self) -> NsWorker:
@@ -51,20 +58,22 @@ class ScenarioArrivals:
         ``transfers`` carry the measured compute times; the scenario's links and compute
         factors are applied here, exactly as replay applies them.
         """
-        transfers = [t if isinstance(t, ClientTransfer) else  # fl_core.schedules.base.Transfer: same fields
-                     ClientTransfer(int(t.client), int(t.downlink_bytes), float(t.compute_s), int(t.uplink_bytes))
-                     for t in transfers]
-        prepared = self.scenario.prepare(transfers)
+        prepared = self.scenario.prepare([_as_transfer(t) for t in transfers])
         check_round(self.scenario.network, prepared)
         return self.worker.call(simulate_round, self.scenario, self.run, round_idx, prepared)
 
-    def transfer_times(self, client: int, downlink_bytes: int, uplink_bytes: int) -> tuple[float, float]:
-        """(download s, upload s) of this client's messages on its link (FedBuff's arrival model)."""
-        transfer = ClientTransfer(int(client), int(downlink_bytes), 0.0, int(uplink_bytes),
-                                  self.scenario.own_link(client))
-        dispatch, self._dispatches = self._dispatches, self._dispatches + 1
-        timing = self.worker.call(simulate_round, self.scenario, self.run, dispatch, [transfer])[0]
-        return timing.download_s, timing.upload_s
+    def dispatch_times(self, dispatch: int, transfer) -> ClientTiming:
+        """One FedBuff dispatch of one client, alone on its link (seconds from the dispatch).
+
+        The download, the scenario's compute time (the measured one times the client's
+        compute factor) and the upload are one simulation, so the upload meets the capacity
+        trace and the cross traffic where it really starts; the seed is the dispatch's own,
+        ``scenario.dispatch_seed(run, dispatch, client)``, whatever order dispatches are asked in.
+        """
+        (prepared,) = self.scenario.prepare([_as_transfer(transfer)])
+        check_round(self.scenario.network, [prepared])
+        seed = self.scenario.dispatch_seed(self.run, dispatch, prepared.client)
+        return self.worker.call(simulate_seeded, self.scenario, [prepared], seed)[0]
 
 
 class NetworkArrivals(ScenarioArrivals):

@@ -130,14 +130,16 @@ SHORTHANDS = ("latency", "tcp", "compute_scale", "server_link", "exact_star", "l
 
 def scenario_options(command: Any) -> Any:
     """The shorthand options shared by ``replay`` and ``sweep``: each builds part of a scenario."""
+    from ns3_scenarios.network import DEFAULT_TCP
     from ns3_scenarios.tcp import TCP_CONFIGS
 
     options = [
         click.option("--latency", type=LATENCY, default="50ms", show_default=True,
                      help="One-way propagation delay of each access link (RTT >= 2x), with a unit."),
-        click.option("--tcp", type=click.Choice(list(TCP_CONFIGS)), default="linux", show_default=True,
-                     help="TCP stack: 'linux' (Linux host defaults, MSS 1448), 'linux-rto' (the same with "
-                          "Linux's RTO floor srtt + max(200 ms, 4 rttvar)) or 'ns3-default' (MSS 536; "
+        click.option("--tcp", type=click.Choice(list(TCP_CONFIGS)), default=DEFAULT_TCP, show_default=True,
+                     help="TCP stack: 'linux-rto' (Linux host defaults, MSS 1448, Linux's RTO floor "
+                          "srtt + max(200 ms, 4 rttvar)), 'linux' (the same with ns-3's max(200 ms, srtt + "
+                          "4 rttvar)) or 'ns3-default' (MSS 536; "
                           "reproduces the paper's 0.89 Mbps on 1 Mbps)."),
         click.option("--compute-scale", type=float, default=None,
                      help="Multiply every recorded compute time by this factor (e.g. to stand in for a faster "

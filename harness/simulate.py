@@ -15,6 +15,11 @@ from ns3_scenarios.transfers import ClientTiming, ClientTransfer
 
 def simulate_round(scenario: Any, run: str, round_idx: int, transfers: Sequence[ClientTransfer]) -> list[ClientTiming]:
     """Round ``round_idx`` of run ``run`` through ``scenario``'s engine and settings (in this process)."""
+    return simulate_seeded(scenario, transfers, scenario.round_seed(run, round_idx))
+
+
+def simulate_seeded(scenario: Any, transfers: Sequence[ClientTransfer], seed: int) -> list[ClientTiming]:
+    """Prepared ``transfers`` through ``scenario``'s engine and settings with an explicit ``seed``
+    (a FedBuff dispatch's own, ``scenario.dispatch_seed``)."""
     engine = engines()[scenario.engine]
-    return engine.simulate_round(scenario.network, list(transfers), seed=scenario.round_seed(run, round_idx),
-                                 settings=scenario.engine_settings)
+    return engine.simulate_round(scenario.network, list(transfers), seed=seed, settings=scenario.engine_settings)

@@ -397,32 +397,30 @@ class Connection:
     ``per_message`` (today): every message opens a new connection (handshake included in
     its time). ``persistent``: one connection per client for the whole round's messages
     (download, then upload on the same socket), kept open while the client computes.
-    ns-3 does **not** restart the congestion window after idle (RFC 5681 section 4.1; Linux's
-    ``tcp_slow_start_after_idle=1``); ``slow_start_after_idle`` emulates Linux's behaviour
-    (a CUBIC subclass that shrinks cwnd after an idle period longer than the RTO).
+    Each round is its own simulation, so every connection enters a round with a fresh window,
+    as Linux's ``tcp_slow_start_after_idle=1`` leaves it after a round of idle; within a round
+    each socket sends once, so no idle restart could apply (docs/NETWORK.md, "Connections").
     ``tls``: TLS 1.3 adds one round trip before the first byte of every new connection.
     """
 
     model: str = "per_message"
-    slow_start_after_idle: bool = False
     tls: bool = False
 
     def __post_init__(self) -> None:
         _choice(self.model, "connection.model", CONNECTION_MODELS)
-        for name in ("slow_start_after_idle", "tls"):
-            if not isinstance(getattr(self, name), bool):
-                raise ScenarioError(f"invalid connection.{name} {getattr(self, name)!r}: expected true or false")
+        if not isinstance(self.tls, bool):
+            raise ScenarioError(f"invalid connection.tls {self.tls!r}: expected true or false")
 
     @property
     def is_default(self) -> bool:
         return self == Connection()
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "slow_start_after_idle": self.slow_start_after_idle, "tls": self.tls}
+        return {"model": self.model, "tls": self.tls}
 
     @classmethod
     def from_dict(cls, d: Mapping, where: str = "connection") -> Connection:
-        _keys(d, where, ("model", "slow_start_after_idle", "tls"))
+        _keys(d, where, ("model", "tls"))
         return cls(**d)
 
 

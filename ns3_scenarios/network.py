@@ -25,7 +25,7 @@ MAX_RATE_BPS = 100e9
 #: Accepted one-way latency: 0 to 10 s.
 MAX_LATENCY_S = 10.0
 DEFAULT_LATENCY_S = 0.05
-DEFAULT_TCP = "linux"
+DEFAULT_TCP = "linux-rto"  # tracks real Linux CUBIC best (docs/NETWORK.md, "Fidelity to real Linux TCP")
 
 
 
@@ -184,7 +184,7 @@ def _impairment_labels(net: Network) -> list[str]:
     parts.extend(f"cross {c.kind}-{c.direction}" for c in net.cross)
     if not net.connection.is_default:
         c = net.connection
-        parts.append(c.model + (" ssai" if c.slow_start_after_idle else "") + (" tls" if c.tls else ""))
+        parts.append(c.model + (" tls" if c.tls else ""))
     return parts
 
 

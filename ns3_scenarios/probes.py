@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ns3_scenarios import simcore
-from ns3_scenarios.links import GilbertElliott, RandomLoss
+from ns3_scenarios.links import CapacityTrace, GilbertElliott, Impairments, RandomLoss
 
 
 def realised_loss(loss: RandomLoss | GilbertElliott, packets: int, seed: int = 1) -> tuple[float, float]:
@@ -19,13 +19,13 @@ def realised_loss(loss: RandomLoss | GilbertElliott, packets: int, seed: int = 1
         return float(share), float(burst)
 
 
-def connection_reuse(nbytes: int, idle_s: float, rate_bps: float, latency_s: float, *, ssai: bool = False,
+def connection_reuse(nbytes: int, idle_s: float, rate_bps: float, latency_s: float,
                      tcp: str = "linux") -> tuple[float, float]:
     """Two writes of ``nbytes`` on one connection, ``idle_s`` apart: the time each takes to arrive.
 
     The first counts from the connection's start (handshake included), the second from its write.
     """
-    with simcore.Simulation(tcp, ssai=ssai) as sim:
+    with simcore.Simulation(tcp) as sim:
         netbench = sim.ns.cppyy.gbl.netbench
         nodes = sim.nodes(2)
         sender, receiver = nodes.Get(0), nodes.Get(1)
@@ -46,3 +46,33 @@ def connection_reuse(nbytes: int, idle_s: float, rate_bps: float, latency_s: flo
         t1 = simcore.check_done(first, nbytes, "first transfer", 600.0)
         t2 = simcore.check_done(second, nbytes, "second transfer", 600.0)
         return t1, t2 - t1 - simcore.nanoseconds(idle_s) / 1e9
+
+
+def flow_loss(nbytes: int, rate_bps: float, reverse_bps: float, latency_s: float, loss: RandomLoss | GilbertElliott,
+              *, seed: int = 1, trace: CapacityTrace | None = None, tcp: str = "linux-rto") -> dict[str, float]:
+    """The loss one real TCP flow of ``nbytes`` meets: ``loss`` on its data direction (under ``trace``
+    if given) and on its ACK direction, as replays apply them (the Gilbert-Elliott chain stepped per
+    1500-byte slot at the nominal rate).
+
+    Returns per direction (``data_``/``ack_``) the packets seen, the share dropped and the mean run
+    of consecutive drops.
+    """
+    with simcore.Simulation(tcp, stop_after=1) as sim:  # stop when the flow is complete (traces cycle)
+        nodes = sim.nodes(2)
+        sender, receiver = nodes.Get(0), nodes.Get(1)
+        data = Impairments(loss=loss, trace=trace)
+        interfaces = sim.link(sender, receiver, rate_bps, reverse_bps, latency_s, a_sends=data,
+                              b_sends=Impairments(loss=loss),
+                              a_seed=seed, b_seed=seed + 7919)
+        done, start = sim.message(sender, receiver, interfaces.GetAddress(1), 9, int(nbytes), tag=0, tls=False)
+        start(0)
+        horizon = 3600.0
+        sim.run(horizon)
+        simcore.check_done(done, int(nbytes), "probe flow", horizon)
+        ack_em, data_em = sim.error_models[-1]
+        out = {}
+        for name, em in (("data", data_em), ("ack", ack_em)):
+            seen, dropped, runs = int(em.Seen()), int(em.Dropped()), int(em.Runs())
+            out.update({f"{name}_packets": seen, f"{name}_loss": dropped / seen if seen else 0.0,
+                        f"{name}_burst": dropped / runs if runs else 0.0})
+        return out

@@ -67,22 +67,15 @@ STATS = {"simulations": 0, "setup_s": 0.0, "run_s": 0.0, "destroy_s": 0.0}
 class Simulation:
     """One ns-3 simulation; use as a context manager so ``Simulator::Destroy`` always runs.
 
-    ``ssai`` selects CUBIC with Linux's slow start after idle (``netbench::TcpCubicSsai``)
-    instead of the config's own CUBIC. ``stop_after`` > 0 ends the run as soon as that many
+    ``stop_after`` > 0 ends the run as soon as that many
     byte counters (sinks created with ``counted=True``) are complete, which unbounded cross
     traffic and cyclic capacity traces need.
     """
 
-    def __init__(self, tcp: str, *, ssai: bool = False, stop_after: int = 0) -> None:
+    def __init__(self, tcp: str, *, stop_after: int = 0) -> None:
         self.ns = load()
         self._created = time.perf_counter()
         self.tcp = tcp_configs.apply(self.ns, tcp)
-        if ssai:
-            if self.tcp.socket_type != "ns3::TcpCubic":
-                raise ScenarioError(f"slow_start_after_idle emulates CUBIC; TCP config {tcp!r} uses "
-                                    f"{self.tcp.socket_type}")
-            self.ns.Config.SetDefault("ns3::TcpL4Protocol::SocketType",
-                                      self.ns.TypeIdValue(self.ns.cppyy.gbl.netbench.TcpCubicSsai.GetTypeId()))
         self.ns.Ipv4AddressGenerator.Reset()
         self._addresses = self.ns.Ipv4AddressHelper()
         self._addresses.SetBase(self.ns.Ipv4Address("10.0.0.0"), self.ns.Ipv4Mask("255.255.255.252"))
@@ -147,7 +140,8 @@ class Simulation:
                 em.SetRandom(imp.loss.rate)
             elif isinstance(imp.loss, GilbertElliott):
                 em.SetGilbertElliott(imp.loss.p_good_bad, imp.loss.p_bad_good, imp.loss.loss_good, imp.loss.loss_bad)
-                em.SetSlot(nanoseconds(GE_SLOT_BYTES * 8 / (a_bps if sender == 0 else b_bps)))
+                em.SetSlotBytes(GE_SLOT_BYTES)
+                em.SetRate(float(a_bps if sender == 0 else b_bps))  # a trace below resets it as it moves
             if imp.trace is not None:
                 trace = imp.trace
                 self._keep.append(ns.cppyy.gbl.netbench.RateTrace(
@@ -212,8 +206,10 @@ class Simulation:
 
     def endpoint(self, node: Any, *, peer: Any = None, port: int, tls: bool = False, delay_ns: int = 0,
                  nbytes: int = 0, tag: int = 0, on_done: Callable[[int], None] | None = None,
-                 counted: bool = True) -> Any:
+                 counted: bool = True, tls_client: bool | None = None) -> Any:
         """A ``netbench::Endpoint``: active (connects to ``peer:port``) or passive (listens on ``port``).
+
+        With ``tls`` the active end is the TLS client unless ``tls_client`` says otherwise.
 
         With ``nbytes`` > 0 it counts that many received data bytes into a ``FlowDone``
         (``endpoint.done``). It starts ``delay_ns`` from now. Returns the endpoint; ``Send(n)``
@@ -221,7 +217,9 @@ class Simulation:
         """
         ns = self.ns
         address = ns.InetSocketAddress(peer, port).ConvertTo() if peer is not None else ns.Address()
-        app = ns.cppyy.gbl.netbench.InstallEndpoint(node, peer is not None, address, port, tls, int(delay_ns))
+        active = peer is not None
+        app = ns.cppyy.gbl.netbench.InstallEndpoint(node, active, address, port, tls,
+                                                    active if tls_client is None else tls_client, int(delay_ns))
         if nbytes > 0:
             done = ns.cppyy.gbl.netbench.FlowDone(nbytes, tag)
             if on_done is not None:
@@ -234,19 +232,24 @@ class Simulation:
         return app
 
     def message(self, sender: Any, receiver: Any, receiver_address: Any, port: int, nbytes: int, *, tag: int,
-                tls: bool, on_done: Callable[[int], None] | None = None) -> tuple[Any, Callable[[int], None]]:
-        """One message on its own new connection: ``(FlowDone, start(delay_ns))``.
+                tls: bool, on_done: Callable[[int], None] | None = None,
+                receiver_is_tls_client: bool = False) -> tuple[Any, Callable[[int], None]]:
+        """One message on its own new connection, opened by the sender: ``(FlowDone, start(delay_ns))``.
 
         Without TLS a ``PacketSink`` and a ``BulkSend`` (today's model); with TLS a pair of
-        endpoints whose data starts after the TLS 1.3 round trip.
+        endpoints whose data starts after the TLS 1.3 round trip. The TLS client is the sender
+        (an upload), or with ``receiver_is_tls_client`` the receiver (a download: the client's
+        ClientHello goes up, the server's ~4 kB flight comes down before its data).
         """
         if not tls:
             done = self.sink(receiver, port, nbytes, tag, on_done)
             return done, lambda delay_ns: self.send(sender, receiver_address, port, nbytes, delay_ns)
-        passive = self.endpoint(receiver, port=port, tls=True, nbytes=nbytes, tag=tag, on_done=on_done)
+        passive = self.endpoint(receiver, port=port, tls=True, nbytes=nbytes, tag=tag, on_done=on_done,
+                                tls_client=receiver_is_tls_client)
 
         def start(delay_ns: int) -> None:
-            active = self.endpoint(sender, peer=receiver_address, port=port, tls=True, delay_ns=delay_ns)
+            active = self.endpoint(sender, peer=receiver_address, port=port, tls=True, delay_ns=delay_ns,
+                                   tls_client=not receiver_is_tls_client)
             active.Send(int(nbytes))
 
         return passive.GetDone(), start

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ns3_scenarios.errors import ScenarioError
@@ -105,3 +105,20 @@ def check_round(network: Network, transfers: Sequence[ClientTransfer]) -> None:
                     f"client {t.client}: TCP config {t.network.tcp!r} differs from the scenario's {network.tcp!r}; "
                     "ns-3 applies one TCP config per simulation"
                 )
+
+
+def in_client_order(simulate: Callable[[list[ClientTransfer]], list[ClientTiming]],
+                    transfers: Sequence[ClientTransfer]) -> list[ClientTiming]:
+    """``simulate`` the round with its transfers sorted by client id; the timings come back in ``transfers``' order.
+
+    An engine gives nodes, ports, addresses, RNG streams and the order of simultaneous events
+    by position in the list it simulates; sorting first makes its result independent of the
+    order the caller listed the transfers in (the deadline schedule lists them in invitation
+    order, replay by client).
+    """
+    order = sorted(range(len(transfers)), key=lambda i: int(transfers[i].client))
+    timings = simulate([transfers[i] for i in order])
+    out: list[ClientTiming] = [None] * len(transfers)  # type: ignore[list-item]
+    for position, i in enumerate(order):
+        out[i] = timings[position]
+    return out

@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("NETBENCH_FLOW_CACHE", "off")  # tests simulate; they neither read nor fill ~/.cache
+os.environ["NETBENCH_FLOW_CACHE"] = "off"  # tests simulate; they neither read nor fill a cache (not even a user's own)
 
 _TOPICS = {
     "arithmetic": ("What is {a} plus {b}?", "{s}"),

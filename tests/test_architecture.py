@@ -139,6 +139,20 @@ def test_invalid_combinations_are_refused_before_any_model_load(case_id, cfg, ne
     assert not (tmp_path / "run").exists()
 
 
+def test_celora_under_ray_is_refused_before_any_model_load(tmp_path, monkeypatch):
+    from fl_core.run import context, loop
+    from fl_core.executors.ray_actors import RayExecutor
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the configuration was refused")
+
+    monkeypatch.setattr(context, "load_base_model", no_load)
+    with pytest.raises(ConfigError, match=r"^method 'celora' cannot train its clients under --executor ray: .*"
+                                          r"use --executor local$"):
+        loop.train(_cfg(method="celora"), tmp_path / "run", progress=False, executor=RayExecutor())
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_refuses_like_the_library(dolly_file, tmp_path):
     from click.testing import CliRunner
 
@@ -151,7 +165,8 @@ def test_cli_refuses_like_the_library(dolly_file, tmp_path):
                           (["--method", "celora", "--participation", "fedbuff", "--links", "1/5"], "personalised"),
                           (["--schedule", "deadline", "--links", "1/5"], "needs --deadline"),
                           (["--celora-tau", "0.5"], "apply only when celora"),
-                          (["--method", "celora", "--celora-tau", "0"], "--celora-tau")]:
+                          (["--method", "celora", "--celora-tau", "0"], "--celora-tau"),
+                          (["--method", "celora", "--executor", "ray"], "cannot train its clients under --executor ray")]:
         result = CliRunner().invoke(main, base + extra)
         assert result.exit_code == 2 and needle in result.output, (extra, result.output)
         assert "Traceback" not in result.output

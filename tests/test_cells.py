@@ -61,7 +61,9 @@ def test_wifi_more_stations_make_a_longer_round():
 
 def test_wifi_is_reproducible_for_a_seed():
     transfers = [ClientTransfer(i, 80 * KB, 0.1, 80 * KB) for i in range(3)]
-    assert round_of("wifi", transfers, seed=5) == round_of("wifi", transfers, seed=5)
+    first = round_of("wifi", transfers, seed=5)
+    assert first == round_of("wifi", transfers, seed=5)
+    assert round_of("wifi", transfers, seed=6) != first  # the seed does reach the cell's randomness
 
 
 def test_wifi_80211ax_cell_runs():
@@ -88,6 +90,8 @@ def test_lte_is_reproducible_and_restores_ns3_defaults():
     transfers = [ClientTransfer(0, 50 * KB, 0.1, 60 * KB), ClientTransfer(4, 0, 0.0, 40 * KB)]
     first = round_of("lte", transfers, seed=3)
     assert first == round_of("lte", transfers, seed=3)
+    # (another seed gives the same times here: without a fading model nothing random shapes an LTE round;
+    # measured at 50-750 m, seeds 3 and 4; the WiFi test checks that a seed reaches a cell's randomness)
     assert ns3(cell.attribute_default, "ns3::LteRlcUm::MaxTxBufferSize") == "10240"
     assert ns3(cell.attribute_default, "ns3::LteEnbPhy::TxPower") == "30"
     # the p2p star afterwards is untouched by the cell's defaults
@@ -128,14 +132,16 @@ def test_settings_round_trip_and_standard_defaults():
     assert all(50 <= d <= 500 for d in drawn) and len(set(drawn)) == 50
 
 
-def test_idle_gap_compression_keeps_the_round_times():
-    # both compute 4 s after ~0.1 s of download: 3 s of idle cell are skipped, uploads shifted back
+@pytest.mark.parametrize("engine", ["wifi", "lte"])
+def test_idle_gap_compression_keeps_the_round_times_in_both_cells(engine):
+    # both compute 4 s after the download: 3 s of idle cell are skipped, uploads shifted back
     transfers = [ClientTransfer(0, 60 * KB, 4.0, 60 * KB), ClientTransfer(1, 60 * KB, 4.2, 60 * KB)]
-    full = round_of("wifi", transfers, distances_m=[5, 8], idle_gap_s="off")
-    compressed = round_of("wifi", transfers, distances_m=[5, 8])
+    distances = [5, 8] if engine == "wifi" else [100, 300]
+    full = round_of(engine, transfers, distances_m=distances, idle_gap_s="off")
+    compressed = round_of(engine, transfers, distances_m=distances)
     for a, b in zip(full, compressed):
         assert (a.download_done_s, a.upload_start_s) == (b.download_done_s, b.upload_start_s)
-        assert b.upload_done_s == pytest.approx(a.upload_done_s, abs=2e-3)
+        assert b.upload_done_s == pytest.approx(a.upload_done_s, abs=5e-3)
         assert b.upload_done_s > b.upload_start_s > 4.0
 
 
@@ -173,5 +179,5 @@ def test_cells_give_the_schedules_their_arrival_times():
     first, second = arrivals.round_times(0, transfers)  # the deadline schedule's round
     assert first.upload_done_s > first.upload_start_s > first.download_done_s > 0
     assert arrivals.round_times(0, transfers) == [first, second]
-    down, up = arrivals.transfer_times(1, 50 * KB, 50 * KB)  # FedBuff: the client alone in the cell
-    assert down > 0 and up > 0
+    alone = arrivals.dispatch_times(0, ClientTransfer(1, 50 * KB, 0.2, 50 * KB))  # FedBuff: the client alone
+    assert alone.upload_done_s > alone.upload_start_s == pytest.approx(alone.download_done_s + 0.2)

@@ -29,7 +29,7 @@ def test_impaired_networks_round_trip_through_json():
     net = Network(
         1e6, 5e6, up=Impairments(loss=RandomLoss(0.01), trace=generate_trace(1e6, duration_s=10, seed=3)),
         down=Impairments(loss=GilbertElliott.from_rate(0.01, 4)), queue=Queue(50, "ms", "pfifo", True),
-        cross=(CrossTraffic("onoff", "down", 2.0, 1e6),), connection=Connection("persistent", True, True),
+        cross=(CrossTraffic("onoff", "down", 2.0, 1e6),), connection=Connection("persistent", True),
     )
     assert net.impaired and net.random
     assert Network.from_dict(json.loads(json.dumps(net.to_dict()))) == net

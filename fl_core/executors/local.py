@@ -6,6 +6,7 @@ class LocalExecutor:
     """Runs :meth:`fl_core.run.context.RunContext.client_step` in order; the reference every executor matches."""
 
     name = "local"
+    remote = False  # clients train in this process: every method can
 
     def start(self, ctx) -> None:
         """Nothing to set up."""

@@ -78,6 +78,7 @@ class RayExecutor:
     """Trains each dispatch of clients on ``workers`` Ray actors, round-robin in dispatch order."""
 
     name = "ray"
+    remote = True  # clients train in other processes (``fl_core.run.capabilities.check``: Method.remote_clients)
 
     def __init__(self, workers: int | None = None, address: str | None = None, keep_workers: bool = False) -> None:
         """``keep_workers``: leave the actors up after the run for the next one in this process
@@ -105,9 +106,6 @@ class RayExecutor:
 
     def start(self, ctx) -> None:
         """Start (or reuse) the actors and build the run's client side on each."""
-        if getattr(ctx.method, "remote_clients", True) is False:
-            raise ConfigError(f"method {ctx.cfg.method!r} cannot train its clients under --executor ray: "
-                              f"{ctx.method.remote_clients_reason}")
         self.ray = ray_session(self.address)
         workers, resources = self._plan(ctx.cfg, ctx.compute.device.type == "cuda")
         self.actors = _pool(self.ray, workers, ctx.cfg.threads, resources)

@@ -17,6 +17,8 @@ model load, by :func:`fl_core.run.capabilities.check`:
   update into one shared global adapter, so only :class:`SingleAdapterMethod` sets ``None``);
 * ``composes_with_ecolora`` and ``ecolora_download`` — whether EcoLoRA wraps it and with
   which download policy (:data:`fl_core.transports.downloads.DOWNLOAD_POLICIES`);
+* ``remote_clients`` and ``remote_clients_reason`` — whether its clients can train on
+  remote workers (an executor whose ``remote`` is True), and why not;
 * ``config_type`` — its typed settings (a dataclass declared with
   :func:`fl_core.run.settings.setting`), or None.
 
@@ -52,6 +54,8 @@ class Method(ABC):
     config_type: ClassVar[type | None] = None
 
     why_not: ClassVar[str] = ""  # why the schedules it lacks do not fit it (for the refusal)
+    remote_clients: ClassVar[bool] = True  # its clients can train on remote workers (--executor ray)
+    remote_clients_reason: ClassVar[str] = ""  # why not (for the refusal)
 
     @classmethod
     def unsupported(cls, cfg) -> str | None:

@@ -108,7 +108,14 @@ class FLoRA(MultiRankMethod):
         return blocks
 
     def aggregate(self, uploads: list[Upload]) -> None:
-        """Stack the decoded adapters (B scaled by p_i s) and merge the stack into the global base."""
+        """Stack the decoded adapters (B scaled by p_i s) and merge the stack into the global base.
+
+        A round where no upload arrived (deadline schedule) merges nothing: the base stays, and
+        the next download is the empty stack (nothing new to merge)."""
+        if not uploads:
+            self.stack_ranks, self.stack_vector = (), torch.zeros(0)
+            self.round += 1
+            return
         ranks = tuple(self.client_rank(u.client) for u in uploads)
         layout = self.stack_layout(ranks)
         vector = fp16_exact(layout.flatten(self._blocks(uploads)))

@@ -92,6 +92,8 @@ class Layout:
         The tensors are joined where they live (an accelerator) and the vector crosses to the
         CPU once: encoding and aggregation only ever see CPU tensors.
         """
+        if not self.tensors:  # e.g. FLoRA's stack after a round that aggregated nothing
+            return torch.zeros(0)
         try:
             return torch.cat([state[t.name].detach().reshape(-1).float() for t in self.tensors]).cpu()
         except KeyError as exc:

@@ -6,6 +6,7 @@ plain Hugging Face folder in the local cache.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -205,3 +206,19 @@ def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0, compute: Compute |
             base.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     base.compute = compute
     return base
+
+
+@contextlib.contextmanager
+def adapters_disabled(model: torch.nn.Module):
+    """The peft ``model`` with its adapters disabled (the base alone), every ``requires_grad`` flag kept.
+
+    peft's ``disable_adapter()`` re-enables the adapters on exit through ``set_adapter``, which
+    marks every factor of the active adapter trainable: FFA-LoRA's frozen A would then train.
+    """
+    flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    try:
+        with model.disable_adapter():
+            yield model
+    finally:
+        for name, p in model.named_parameters():
+            p.requires_grad_(flags[name])

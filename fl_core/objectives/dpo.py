@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from fl_core.data.records import PreferencePair
 from fl_core.data.template import format_preference
 from fl_core.run.device import to_device
-from fl_core.errors import ModelError
+from fl_core.errors import ConfigError, ModelError
 from fl_core.evaluation.metrics import continuation_logprobs, scored_logprobs
+from fl_core.model.base import adapters_disabled
 from fl_core.objectives.local import local_train
 from fl_core.objectives.sft import IGNORE, TokenizedExample, collate, tokenize_responses
 from fl_core.run.settings import check_limits, setting
@@ -121,7 +122,7 @@ def _reference(model: torch.nn.Module):
     """The frozen base: the peft model with its adapters disabled, without gradients."""
     if not hasattr(model, "disable_adapter"):
         raise ModelError("DPO needs a peft model: its reference is the base with the adapters disabled")
-    with torch.no_grad(), model.disable_adapter():
+    with torch.no_grad(), adapters_disabled(model):
         yield
 
 

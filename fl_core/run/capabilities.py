@@ -2,7 +2,8 @@
 
 Every component declares what it supports as class attributes — methods: ``objectives``,
 ``schedules``, ``composes_with_ecolora``, ``ecolora_download``, ``config_type``;
-objectives and schedules: ``config_type``; schedules: ``needs_arrivals``. :func:`check`
+objectives and schedules: ``config_type``; schedules: ``needs_arrivals``; executors: ``remote``
+(against a method's ``remote_clients``). :func:`check`
 resolves the registries and refuses every invalid combination with one line. The
 library (``fl_core.run.loop.train``/``resume``) and the CLI both call it.
 """
@@ -34,11 +35,12 @@ def configurable() -> dict[str, type]:
     return found
 
 
-def check(cfg: RunConfig, arrivals=None) -> dict[str, type]:
+def check(cfg: RunConfig, arrivals=None, executor=None) -> dict[str, type]:
     """Validate ``cfg`` and every combination it names; returns the resolved components.
 
     ``arrivals``: what the caller will hand a schedule that takes transfer times from the
     network; None means the schedule must find them in the config (``links`` or ``scenario``).
+    ``executor``: the one that will train the clients (None: the local one).
     """
     cfg.validate()
     found = components(cfg)
@@ -49,6 +51,9 @@ def check(cfg: RunConfig, arrivals=None) -> dict[str, type]:
         raise ConfigError(f"unknown evaluation(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
     if (reason := method.unsupported(cfg)) is not None:
         raise ConfigError(reason)
+    if getattr(executor, "remote", False) and not method.remote_clients:
+        raise ConfigError(f"method {cfg.method!r} cannot train its clients under --executor {executor.name}: "
+                          f"{method.remote_clients_reason}")
     if cfg.ecolora is not None:
         if method.ecolora_download not in DOWNLOAD_POLICIES:
             raise ConfigError(f"method {cfg.method!r} names an unknown EcoLoRA download policy "

@@ -37,7 +37,7 @@ from fl_core.evaluation.metrics import (
 from fl_core.executors.local import LocalExecutor
 from fl_core.run.federation import Federation, build_federation, load_examples
 from fl_core.methods import get_method
-from fl_core.model.base import load_base_model
+from fl_core.model.base import adapters_disabled, load_base_model
 from fl_core.objectives import get_objective
 from fl_core.rundir.checkpoint import Recorder
 from fl_core.rundir.layout import RoundRow, sha256
@@ -108,7 +108,7 @@ class RunContext:
             return mc_accuracy(model, tokenizer, questions, prompt, separator)
 
         def base_only() -> float:
-            with (model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext()):
+            with (adapters_disabled(model) if hasattr(model, "disable_adapter") else contextlib.nullcontext()):
                 return mc_accuracy(model, tokenizer, questions, prompt, separator)
 
         return cached_accuracy(self.base, benchmark, questions, base_only)

@@ -9,13 +9,14 @@ with the same bytes an uninterrupted run would have produced.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from fl_core.run.capabilities import check
 from fl_core.run.config import RunConfig
 from fl_core.run.context import RunContext
 from fl_core.errors import ConfigError, RunDirError
-from fl_core.rundir.lock import folder_lock
+from fl_core.rundir.lock import LOCK_NAME, folder_lock
 from fl_core.rundir.reader import read_meta
 
 __all__ = ["RunContext", "resume", "train"]
@@ -29,14 +30,32 @@ def train(cfg: RunConfig, out: str | Path, progress: bool = True, arrivals=None,
     ``executor`` trains the clients (:mod:`fl_core.executors`; default: one after another here).
     """
     out = Path(out)
-    schedule = check(cfg, arrivals)["schedule"]
+    schedule = check(cfg, arrivals, executor)["schedule"]
     if schedule.needs_arrivals and arrivals is None:
         raise ConfigError(f"{schedule.label} needs arrival times: pass arrivals= (the CLI builds them from "
                           "--links or --scenario)")
     with folder_lock(out, "train"):
         if (out / "run.json").exists():
             raise RunDirError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-        return schedule().run(RunContext(cfg, out, progress, executor), arrivals)
+        before = set(out.iterdir())
+        try:
+            return schedule().run(RunContext(cfg, out, progress, executor), arrivals)
+        except BaseException:
+            if not (out / "rounds.csv").is_file():  # failed or stopped before its first round: keep nothing
+                _remove_new(out, before)
+            raise
+
+
+def _remove_new(out: Path, before: set[Path]) -> None:
+    """Remove what a run that recorded no round wrote into ``out`` (``before``: what was there already), so
+    neither a corrected command nor ``--resume`` meets a half-made run directory."""
+    for path in set(out.iterdir()) - before:
+        if path.name == LOCK_NAME:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def saved_config(out: str | Path) -> tuple[dict, RunConfig]:
@@ -57,7 +76,7 @@ def resume(out: str | Path, progress: bool = True, arrivals=None, threads: int |
             cfg.threads = threads
         if meta.get("status") == "complete":
             raise RunDirError(f"{out} is already complete")
-        schedule = check(cfg, arrivals)["schedule"]
+        schedule = check(cfg, arrivals, executor)["schedule"]
         if not schedule.resumable:
             raise RunDirError(f"{out} is an asynchronous (FedBuff) run; those cannot be resumed, start it again")
         if schedule.needs_arrivals and arrivals is None:

@@ -6,7 +6,7 @@ settings or None) and ``run(ctx, arrivals) -> Path``, where ``ctx`` is a
 :class:`fl_core.run.context.RunContext`.
 
 Arrival times come from the harness (``fl_core`` knows nothing of ns-3): FedBuff asks
-one client at a time (:class:`ArrivalModel`), the deadline schedule a whole round
+one dispatched client at a time (:class:`ArrivalModel`), the deadline schedule a whole round
 (:class:`RoundArrivals`; ``harness.arrivals`` implements both).
 """
 from __future__ import annotations
@@ -17,10 +17,12 @@ from typing import ClassVar, Protocol
 
 
 class ArrivalModel(Protocol):
-    """Transfer times of one client's messages on its own link."""
+    """When one dispatched client's messages arrive, on its own link."""
 
-    def transfer_times(self, client: int, downlink_bytes: int, uplink_bytes: int) -> tuple[float, float]:
-        """(download seconds, upload seconds) for messages of these sizes."""
+    def dispatch_times(self, dispatch: int, transfer: "Transfer"):
+        """The timing of dispatch number ``dispatch`` (``download_done_s``, ``upload_start_s``,
+        ``upload_done_s``, seconds from the dispatch): download, the client's compute time (as the
+        network's compute model scales ``transfer.compute_s``), upload."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,11 @@ buffer) have arrived, weighting each by (1 + staleness)^-exponent, bumps the ver
 dispatches a new client for every one that arrived. Clients on slow links arrive late and
 fill fewer buffers; their updates, when they land, are stale.
 
+A dispatch's download, compute and upload are simulated together (the network's compute
+model, e.g. a scenario's stragglers, scales the measured compute time, and the upload
+starts where it really does in the link's capacity trace and cross traffic), seeded by
+(run, dispatch, client).
+
 Choice: arrival times are computed per dispatched client from its actual message sizes
 (ns-3 run per flow, cached by (bytes, rates, latency, TCP)), not from a precomputed
 schedule, because the message sizes are only known once the client has encoded them.
@@ -17,7 +22,8 @@ so the simulated timeline and the training order are consistent.
 
 ``rounds.csv``: ``dispatch`` is the dispatch counter (it also picks an EcoLoRA client's
 segment, as a position does in a synchronous round); ``position`` is the update's place
-in the buffer it was aggregated in. (Runs written before this column existed carry the
+in the buffer it was aggregated in; ``upload_start_s`` (from the dispatch) minus ``download_s``
+is the compute time the network model used. (Runs written before the ``dispatch`` column existed carry the
 dispatch counter in ``position``.)
 """
 from __future__ import annotations
@@ -29,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from fl_core.methods.aggregate import stale_step, staleness_weight
-from fl_core.schedules.base import Schedule
+from fl_core.schedules.base import Schedule, Transfer
 
 
 @dataclass(order=True)
@@ -69,9 +75,11 @@ class FedBuffSchedule(Schedule):
                 jobs.append((seq + len(jobs), client))
             for (dispatched, client), now, result in zip(jobs, starts, ctx.client_steps(version, jobs)):
                 row = result.row
-                down_s, up_s = arrivals.transfer_times(client, row["downlink_bytes"], row["uplink_bytes"])
-                row.update(dispatch=dispatched, dispatch_round=version, dispatch_s=now, download_s=down_s,
-                           upload_s=up_s, arrival_s=now + down_s + row["compute_s"] + up_s)
+                timing = arrivals.dispatch_times(dispatched, Transfer(client, row["downlink_bytes"], row["compute_s"],
+                                                                      row["uplink_bytes"]))
+                row.update(dispatch=dispatched, dispatch_round=version, dispatch_s=now, download_s=timing.download_done_s,
+                           upload_start_s=timing.upload_start_s,
+                           upload_s=timing.upload_done_s - timing.upload_start_s, arrival_s=now + timing.upload_done_s)
                 heapq.heappush(heap, _InFlight(row["arrival_s"], dispatched, client, result))
             seq += len(jobs)
 

@@ -231,6 +231,7 @@ class Scenario:
         if self.engine not in engines():
             raise ScenarioError(f"engine.name: unknown engine {self.engine!r}: expected one of "
                                 f"{', '.join(engines())}")
+        self._check_engine_fits()
         if self.schedule not in _schedules():
             raise ScenarioError(f"round.schedule: unknown schedule {self.schedule!r}: expected one of "
                                 f"{', '.join(_schedules())}")
@@ -239,6 +240,22 @@ class Scenario:
                                                            low_open=True))
         object.__setattr__(self, "over_selection", check_number(self.over_selection, "round.over_selection", low=1.0))
         object.__setattr__(self, "availability", probability(self.availability, "round.availability"))
+
+    def _check_engine_fits(self) -> None:
+        """Refuse links the engine cannot simulate, at load (``--check``), not at the first round."""
+        engine = engines()[self.engine]
+        if self.network.server_link_bps is not None and not engine.server_link:
+            raise ScenarioError(f"engine.name: the {self.engine} engine cannot model a shared server link "
+                                "(server.link); use the star engine")
+        if engine.impairments:
+            return
+        links = [("the default link", self.network)]
+        links += [(f"links.choice[{i}]", net) for i, net in enumerate(self.client_links.mix)]
+        links += [(f"client {c}'s link", net) for c, net in sorted(self.client_links.overrides.items())]
+        for what, net in links:
+            if net.impaired:
+                raise ScenarioError(f"engine.name: the {self.engine} engine does not simulate link impairments "
+                                    f"(loss, traces, queues, cross traffic, connection) of {what}")
 
     # -- identity ----------------------------------------------------------------------------------
     def resolved(self) -> dict:
@@ -282,6 +299,11 @@ class Scenario:
     def round_seed(self, run_name: str, round_idx: int) -> int:
         """The seed of one round of one run: 31 bits of sha256(scenario seed, run, round)."""
         digest = hashlib.sha256(f"{self.seed}\0{run_name}\0{int(round_idx)}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+    def dispatch_seed(self, run_name: str, dispatch: int, client: int) -> int:
+        """The seed of one FedBuff dispatch of one client: 31 bits of sha256(scenario seed, run, dispatch, client)."""
+        digest = hashlib.sha256(f"{self.seed}\0{run_name}\0dispatch\0{int(dispatch)}\0{int(client)}".encode()).digest()
         return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
     @property

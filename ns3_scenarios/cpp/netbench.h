@@ -72,12 +72,17 @@ class LinkErrorModel : public ErrorModel {
     m_mode = 2; m_pgb = pgb; m_pbg = pbg; m_lg = lossGood; m_lb = lossBad;
   }
   void SetSeed(uint64_t seed) { m_state = seed; }
-  // Advance the Gilbert-Elliott chain once per `ns` of time (one full-size packet at the link
-  // rate) instead of once per packet; 0 keeps the per-packet chain.
-  void SetSlot(int64_t ns) { m_slotNs = ns; }
+  // Advance the Gilbert-Elliott chain once per slot, the time `bytes` take at the link's
+  // current rate (one full-size packet; SetRate follows the link's capacity trace), instead of
+  // once per packet; without a slot the chain steps per packet.
+  void SetSlotBytes(uint32_t bytes) { m_slotBytes = bytes; }
+  void SetRate(double bps) {
+    if (m_slotBytes > 0 && bps > 0) m_slotNs = std::max<int64_t>(1, std::llround(m_slotBytes * 8e9 / bps));
+  }
   void SetOutage(bool on) { m_outage = on; }
   uint64_t Seen() const { return m_seen; }
   uint64_t Dropped() const { return m_dropped; }
+  uint64_t Runs() const { return m_runs; }  // runs of consecutive drops (a burst each)
  private:
   double Uniform() {
     uint64_t z = (m_state += 0x9E3779B97F4A7C15ULL);
@@ -97,6 +102,8 @@ class LinkErrorModel : public ErrorModel {
     }
     if (m_outage) drop = true;
     if (drop) m_dropped++;
+    if (drop && !m_previous) m_runs++;
+    m_previous = drop;
     return drop;
   }
   // k steps of the two-state chain at once: P(Bad after k | Bad) = piB + (1 - piB) lambda^k,
@@ -123,10 +130,11 @@ class LinkErrorModel : public ErrorModel {
   }
   void DoReset() override { m_bad = false; }
   int64_t m_slotNs = 0, m_lastNs = -1;
+  uint32_t m_slotBytes = 0;
   int m_mode = 0;
   double m_p = 0, m_pgb = 0, m_pbg = 1, m_lg = 0, m_lb = 1;
-  bool m_bad = false, m_outage = false;
-  uint64_t m_state = 0, m_seen = 0, m_dropped = 0;
+  bool m_bad = false, m_outage = false, m_previous = false;
+  uint64_t m_state = 0, m_seen = 0, m_dropped = 0, m_runs = 0;
 };
 
 // {share dropped, mean run of consecutive drops} over `packets` dummy packets.
@@ -174,6 +182,7 @@ class RateTrace {
   void Apply() {
     double r = m_r[m_i];
     if (r > 0) m_dev->SetDataRate(DataRate(uint64_t(std::llround(r))));
+    if (r > 0) m_em->SetRate(r);  // a Gilbert-Elliott slot is one packet at the current rate
     m_em->SetOutage(!(r > 0));
     m_changes++;
   }
@@ -192,9 +201,9 @@ class RateTrace {
 
 // One end of a TCP connection that stays open: the active end connects, the passive end
 // accepts one connection. Send(n) queues n more bytes. With tls, the connection is ready
-// one round trip after TCP's handshake: the active end sends a 517-byte ClientHello, the
-// passive end answers with a 4096-byte server flight, and only then do data bytes flow
-// (the handshake bytes are not counted as data).
+// one round trip after TCP's handshake: the TLS client (the active end unless tlsClient says
+// otherwise) sends a 517-byte ClientHello, the TLS server answers with a 4096-byte server
+// flight, and only then do data bytes flow (the handshake bytes are not counted as data).
 class Endpoint : public Application {
  public:
   static TypeId GetTypeId() {
@@ -202,8 +211,8 @@ class Endpoint : public Application {
                             .AddConstructor<Endpoint>();
     return tid;
   }
-  void Setup(bool active, Address peer, uint16_t port, bool tls) {
-    m_active = active; m_peer = peer; m_port = port; m_tls = tls;
+  void Setup(bool active, Address peer, uint16_t port, bool tls, bool tlsClient) {
+    m_active = active; m_peer = peer; m_port = port; m_tls = tls; m_tlsClient = tlsClient;
   }
   void Send(uint64_t bytes) { m_data += bytes; Pump(); }
   void SendAfter(int64_t delayNs, uint64_t bytes) {
@@ -241,15 +250,19 @@ class Endpoint : public Application {
   }
   void Connected(Ptr<Socket>) {
     m_connected = true;
-    if (m_tls) { m_handshakeOut += kClientHello; m_handshakeIn = kServerFlight; Pump(); }
+    if (m_tls) Hello();
     else Ready();
+  }
+  void Hello() {  // the TLS client's first flight, or the TLS server's wait for it
+    if (m_tlsClient) { m_handshakeOut += kClientHello; m_handshakeIn = kServerFlight; Pump(); }
+    else m_handshakeIn = kClientHello;
   }
   void Failed(Ptr<Socket>) { NS_FATAL_ERROR("netbench::Endpoint could not connect"); }
   void Accepted(Ptr<Socket> s, const Address&) {
     m_socket = s;
     m_connected = true;
     Wire();
-    if (m_tls) m_handshakeIn = kClientHello;
+    if (m_tls) Hello();
     else Ready();
   }
   void Ready() {
@@ -267,7 +280,7 @@ class Endpoint : public Application {
         m_handshakeIn -= k;
         n -= k;
         if (m_handshakeIn == 0) {
-          if (!m_active) m_handshakeOut += kServerFlight;
+          if (!m_tlsClient) m_handshakeOut += kServerFlight;
           Ready();
         }
       }
@@ -292,57 +305,18 @@ class Endpoint : public Application {
   Ptr<Socket> m_socket, m_listen;
   Address m_peer;
   uint16_t m_port = 0;
-  bool m_active = false, m_tls = false, m_connected = false;
+  bool m_active = false, m_tls = false, m_tlsClient = false, m_connected = false;
   uint64_t m_data = 0, m_handshakeOut = 0, m_handshakeIn = 0;
   int64_t m_readyNs = -1;
 };
 
-Ptr<Endpoint> InstallEndpoint(Ptr<Node> node, bool active, Address peer, uint16_t port, bool tls, int64_t startNs) {
+Ptr<Endpoint> InstallEndpoint(Ptr<Node> node, bool active, Address peer, uint16_t port, bool tls, bool tlsClient,
+                              int64_t startNs) {
   Ptr<Endpoint> app = CreateObject<Endpoint>();
-  app->Setup(active, peer, port, tls);
+  app->Setup(active, peer, port, tls, tlsClient);
   node->AddApplication(app);
   app->SetStartTime(NanoSeconds(startNs));  // relative to now when installed during a run
   return app;
 }
-
-// CUBIC with Linux's tcp_slow_start_after_idle=1 (RFC 5681 4.1, tcp_cwnd_restart): when a
-// sender starts transmitting with nothing in flight after more than one RTO (here srtt +
-// 200 ms) without ACKs, ssthresh becomes max(ssthresh, 3/4 cwnd) and cwnd halves per RTO
-// elapsed, down to min(initial window, cwnd). ns-3 itself never restarts cwnd after idle.
-class TcpCubicSsai : public TcpCubic {
- public:
-  static TypeId GetTypeId() {
-    static TypeId tid = TypeId("netbench::TcpCubicSsai").SetParent<TcpCubic>().SetGroupName("Internet")
-                            .AddConstructor<TcpCubicSsai>();
-    return tid;
-  }
-  TcpCubicSsai() : TcpCubic() {}
-  TcpCubicSsai(const TcpCubicSsai& other) : TcpCubic(other), m_lastAck(other.m_lastAck) {}
-  std::string GetName() const override { return "TcpCubicSsai"; }
-  Ptr<TcpCongestionOps> Fork() override { return CopyObject<TcpCubicSsai>(this); }
-  void PktsAcked(Ptr<TcpSocketState> tcb, uint32_t segmentsAcked, const Time& rtt) override {
-    TcpCubic::PktsAcked(tcb, segmentsAcked, rtt);
-    m_lastAck = Simulator::Now();
-  }
-  void CwndEvent(Ptr<TcpSocketState> tcb, const TcpSocketState::TcpCAEvent_t event) override {
-    TcpCubic::CwndEvent(tcb, event);
-    if (event != TcpSocketState::CA_EVENT_TX_START || m_lastAck.IsNegative()) return;
-    Time rto = tcb->m_srtt.Get() + MilliSeconds(200);
-    Time idle = Simulator::Now() - m_lastAck;
-    if (idle <= rto) return;
-    uint32_t seg = tcb->m_segmentSize;
-    uint32_t restart = std::min<uint32_t>(tcb->m_initialCWnd * seg, tcb->m_cWnd.Get());
-    uint32_t cwnd = tcb->m_cWnd.Get();
-    tcb->m_ssThresh = std::max<uint32_t>(tcb->m_ssThresh.Get(), cwnd / 4 * 3);
-    for (Time left = idle - rto; left.IsStrictlyPositive() && cwnd > restart; left -= rto) cwnd >>= 1;
-    tcb->m_cWnd = std::max(cwnd, restart);
-    TcpCubic::CongestionStateSet(tcb, TcpSocketState::CA_LOSS);  // restart Cubic's epoch
-    restarts++;
-  }
-  static uint64_t restarts;
- private:
-  Time m_lastAck = Seconds(-1);
-};
-uint64_t TcpCubicSsai::restarts = 0;
 
 }  // namespace netbench

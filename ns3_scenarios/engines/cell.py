@@ -28,7 +28,7 @@ from ns3_scenarios.engines.registry import check_settings
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network
 from ns3_scenarios.seeds import flow_seed
-from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, link_of
+from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, in_client_order, link_of
 
 S = TypeVar("S")
 C = TypeVar("C", bound="CellSettings")
@@ -216,10 +216,14 @@ class CellEngine:
     """A registry entry (:class:`~ns3_scenarios.engines.registry.Engine`) whose round is ``simulate(network, transfers, seed=, settings=)``.
 
     Whole rounds are cached on disk (``ns3_scenarios.flowcache``; ``$NETBENCH_FLOW_CACHE``),
-    keyed by :func:`round_key`; a cached round needs no ns-3 at all.
+    keyed by :func:`round_key`; a cached round needs no ns-3 at all. The round is simulated
+    (and keyed) with its transfers in client order: stations, RNG streams and ports follow
+    client id, not the order the caller listed the transfers in.
     """
 
     caches_rounds = True
+    impairments = False  # the radio is the cell's impairment (check_cell_round)
+    server_link = False  # the AP / PGW has its own wired link to the server
 
     def __init__(self, name: str, settings_type: type, simulate: Callable[..., list[ClientTiming]]) -> None:
         self.name, self.settings_type, self._simulate = name, settings_type, simulate
@@ -229,6 +233,11 @@ class CellEngine:
                        settings: Any = None) -> list[ClientTiming]:
         settings = check_settings(self, settings)
         check_cell_round(network, transfers, self.name)
+        return in_client_order(lambda ordered: self._cached(network, ordered, seed, settings), transfers)
+
+    def _cached(self, network: Network, transfers: Sequence[ClientTransfer], seed: int,
+                settings: Any) -> list[ClientTiming]:
+        """One round of transfers in client order (stations, streams and the cache key follow it)."""
         cache = disk_cache()
         key = round_key(self.name, network, transfers, seed, settings) if cache.folder is not None else ""
         stored = cache.get(key) if key else None

@@ -25,7 +25,7 @@ from ns3_scenarios.engines import star
 from ns3_scenarios.engines.registry import NoSettings, check_settings, register
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import NONE, Impairments, Queue
-from ns3_scenarios.network import Network, check_latency, check_rate
+from ns3_scenarios.network import DEFAULT_TCP, Network, check_latency, check_rate
 from ns3_scenarios.seeds import flow_seed, trace_offset
 from ns3_scenarios.tcp import get_config
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_message_bytes, check_round, link_of
@@ -52,7 +52,7 @@ class FlowSpec:
     data_bps: float
     ack_bps: float
     latency_s: float
-    tcp: str = "linux"
+    tcp: str = DEFAULT_TCP
     data: Impairments = NONE
     ack: Impairments = NONE
     queue: Queue | None = None
@@ -61,6 +61,7 @@ class FlowSpec:
     ack_seed: int = 0
     data_phase_s: float = 0.0
     ack_phase_s: float = 0.0
+    receiver_is_tls_client: bool = False  # with TLS: a download (the client says ClientHello)
 
     def resolved(self) -> dict:
         """The spec as JSON, leaving out seeds and phases that cannot matter (no loss, no trace)."""
@@ -78,6 +79,8 @@ class FlowSpec:
             d["queue"] = self.queue.to_dict()
         if self.tls:
             d["tls"] = True
+            if self.receiver_is_tls_client:
+                d["receiver_is_tls_client"] = True
         return d
 
     @property
@@ -87,7 +90,7 @@ class FlowSpec:
 
 
 def flow_time(
-    nbytes: int, rate_bps: float, latency_s: float, tcp: str = "linux", reverse_bps: float | None = None
+    nbytes: int, rate_bps: float, latency_s: float, tcp: str = DEFAULT_TCP, reverse_bps: float | None = None
 ) -> float:
     """Completion time in simulated seconds of one TCP transfer of ``nbytes`` on an idle link.
 
@@ -171,7 +174,8 @@ def simulate_flows(specs: Sequence[FlowSpec]) -> list[float]:
             interfaces = sim.link(sender, receiver, s.data_bps, s.ack_bps, s.latency_s, queue=s.queue,
                                   a_sends=s.data, b_sends=s.ack, a_seed=s.data_seed, b_seed=s.ack_seed,
                                   trace_phase_s=(s.data_phase_s, s.ack_phase_s))
-            done, start = sim.message(sender, receiver, interfaces.GetAddress(1), _PORT, s.nbytes, tag=i, tls=s.tls)
+            done, start = sim.message(sender, receiver, interfaces.GetAddress(1), _PORT, s.nbytes, tag=i, tls=s.tls,
+                                      receiver_is_tls_client=s.receiver_is_tls_client)
             start(0)
             dones.append(done)
         sim.run(horizon)
@@ -190,7 +194,7 @@ def _direction_spec(link: Network, nbytes: int, direction: str, client: int, see
     offset = trace_offset(seed, client)
     return FlowSpec(nbytes, data_bps, ack_bps, link.latency_s, link.tcp, data, ack, link.queue, link.connection.tls,
                     flow_seed(seed, client, direction), flow_seed(seed, client, f"{direction}/ack"),
-                    _phase(data, offset, at_s), _phase(ack, offset, at_s))
+                    _phase(data, offset, at_s), _phase(ack, offset, at_s), receiver_is_tls_client=direction == "down")
 
 
 def _whole_client_round(link: Network, transfer: ClientTransfer, seed: int) -> ClientTiming:
@@ -243,6 +247,8 @@ class IsolatedEngine:
 
     name = "isolated"
     settings_type = NoSettings
+    impairments = True
+    server_link = False
 
     def simulate_round(self, network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0,
                        settings: NoSettings | None = None) -> list[ClientTiming]:

@@ -21,6 +21,8 @@ class Engine(Protocol):
 
     name: str
     settings_type: type
+    impairments: bool  # it simulates per-link impairments (loss, traces, queues, cross traffic, connection)
+    server_link: bool  # it models a shared server link
 
     def simulate_round(self, network: Network, transfers: Sequence[ClientTransfer], *, seed: int,
                        settings: Any) -> list[ClientTiming]:

@@ -23,7 +23,7 @@ from ns3_scenarios.engines.registry import NoSettings, check_settings, register
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.network import Network
 from ns3_scenarios.seeds import flow_seed, trace_offset
-from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, link_of
+from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_round, in_client_order, link_of
 
 _DOWN_PORT = 9
 _UP_PORT_BASE = 10_000
@@ -41,16 +41,21 @@ def _one(links: Sequence[Network], what: str, get) -> object:
 def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0) -> list[ClientTiming]:
     """Simulate one round; returns one :class:`ClientTiming` per transfer, in the same order.
 
-    ``seed`` is the round's seed (random loss, trace offsets, on/off sources).
+    ``seed`` is the round's seed (random loss, trace offsets, on/off sources). The round is
+    simulated with the clients in id order, so the order of ``transfers`` does not matter.
     """
     check_round(network, transfers)
+    return in_client_order(lambda ordered: _simulate(network, ordered, seed), transfers)
+
+
+def _simulate(network: Network, transfers: Sequence[ClientTransfer], seed: int) -> list[ClientTiming]:
+    """:func:`simulate_round` of transfers already in client order."""
     n = len(transfers)
     links = [link_of(network, t) for t in transfers]
     for i, link in enumerate(links):
         if len(link.cross) > _CROSS_PER_CLIENT:
             raise ScenarioError(f"client {transfers[i].client}: at most {_CROSS_PER_CLIENT} cross traffic sources")
     persistent = _one(links, "connection model", lambda link: link.connection.model) == "persistent"
-    ssai = bool(_one(links, "slow_start_after_idle setting", lambda link: link.connection.slow_start_after_idle))
     down_bytes = [int(t.downlink_bytes) for t in transfers]
     up_bytes = [int(t.uplink_bytes) for t in transfers]
     compute_ns = [simcore.nanoseconds(float(t.compute_s)) for t in transfers]
@@ -63,7 +68,7 @@ def simulate_round(network: Network, transfers: Sequence[ClientTransfer], *, see
     unbounded = persistent or any(
         link.cross or link.up.trace is not None or link.down.trace is not None for link in links)
     messages = sum(1 for b in down_bytes + up_bytes if b > 0)
-    with simcore.Simulation(network.tcp, ssai=ssai, stop_after=messages if unbounded else 0) as sim:
+    with simcore.Simulation(network.tcp, stop_after=messages if unbounded else 0) as sim:
         server = sim.nodes(1).Get(0)
         clients = sim.nodes(n)
         if network.server_link_bps is None:
@@ -130,7 +135,8 @@ def _per_message(sim, server, clients, server_addresses, client_addresses, links
                                                   up_bytes[i], tag=i, tls=link.connection.tls)
         if down_bytes[i]:
             downloads[i], start = sim.message(server, clients.Get(i), client_addresses[i], _DOWN_PORT, down_bytes[i],
-                                              tag=i, tls=link.connection.tls, on_done=start_upload)
+                                              tag=i, tls=link.connection.tls, on_done=start_upload,
+                                              receiver_is_tls_client=True)
             start(0)
         else:
             start_upload(i)
@@ -179,6 +185,8 @@ class StarEngine:
 
     name = "star"
     settings_type = NoSettings
+    impairments = True
+    server_link = True
 
     def simulate_round(self, network: Network, transfers: Sequence[ClientTransfer], *, seed: int = 0,
                        settings: NoSettings | None = None) -> list[ClientTiming]:
