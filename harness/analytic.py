@@ -46,7 +46,7 @@ def slow_start_idle_s(segments: int, segment_s: float, rtt_s: float, initial_cwn
     return idle
 
 
-def transfer_s(nbytes: int, rate_bps: float, latency_s: float, tcp: str = "linux") -> float:
+def transfer_s(nbytes: int, rate_bps: float, latency_s: float, tcp: str = "linux-rto") -> float:
     """Analytic completion time in seconds of ``nbytes`` over one idle link (formula in the module doc)."""
     if nbytes <= 0:
         return 0.0

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from ns3_scenarios import flowcache, simcore
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import NONE, Impairments, Queue
-from ns3_scenarios.network import Network, check_latency, check_rate
+from ns3_scenarios.network import DEFAULT_TCP, Network, check_latency, check_rate
 from ns3_scenarios.seeds import flow_seed, unit_draw
 from ns3_scenarios.tcp import get_config
 from ns3_scenarios.transfers import ClientTiming, ClientTransfer, check_message_bytes, check_round, link_of
@@ -50,7 +50,7 @@ class FlowSpec:
     data_bps: float
     ack_bps: float
     latency_s: float
-    tcp: str = "linux"
+    tcp: str = DEFAULT_TCP
     data: Impairments = NONE
     ack: Impairments = NONE
     queue: Queue | None = None
@@ -85,7 +85,7 @@ class FlowSpec:
 
 
 def flow_time(
-    nbytes: int, rate_bps: float, latency_s: float, tcp: str = "linux", reverse_bps: float | None = None
+    nbytes: int, rate_bps: float, latency_s: float, tcp: str = DEFAULT_TCP, reverse_bps: float | None = None
 ) -> float:
     """Completion time in simulated seconds of one TCP transfer of ``nbytes`` on an idle link.
 

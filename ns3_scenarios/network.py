@@ -25,7 +25,7 @@ MAX_RATE_BPS = 100e9
 #: Accepted one-way latency: 0 to 10 s.
 MAX_LATENCY_S = 10.0
 DEFAULT_LATENCY_S = 0.05
-DEFAULT_TCP = "linux"
+DEFAULT_TCP = "linux-rto"
 
 #: A decimal number as people write it (sign, exponent, inf and nan allowed, so each gets its own message).
 _NUMBER = r"[-+]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|(?i:inf(?:inity)?|nan))"
@@ -144,7 +144,7 @@ class Network:
 
     @property
     def label(self) -> str:
-        """:attr:`name` plus whatever differs from the paper's setting (50 ms, linux TCP, no shared link)."""
+        """:attr:`name` plus whatever differs from the default setting (50 ms, linux-rto TCP, no shared link)."""
         parts = [self.name]
         if self.latency_s != DEFAULT_LATENCY_S:
             parts.append(f"{self.latency_s * 1e3:g}ms")
