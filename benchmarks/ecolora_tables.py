@@ -1,7 +1,7 @@
 """Regenerate docs/ECOLORA.md's measured Tables 1-3 with one command.
 
 Trains every run the three tables compare (``netbench train``), replays the Table 3 runs on
-the 1/5 Mbps preset (``netbench replay``) and prints ``netbench table --shape table1|2|3``,
+the 1/5 Mbps preset (``netbench sweep``) and prints ``netbench table --shape table1|2|3``,
 writing each table as CSV beside the runs:
 
     PYTHONPATH=$PWD python benchmarks/ecolora_tables.py --out /tmp/ecolora_tables
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = []
         if table == "table3":
             replay = args.out / "replay-1-5"
-            _netbench(["replay", *names, "--network", "1/5", "--out", str(replay)])
+            _netbench(["sweep", *names, "--scenario", "1/5", "--out", str(replay)])
             extra = ["--timing", str(replay / "timing.csv"), "--target", str(args.target)]
         _netbench(["table", *names, "--shape", table, *extra, "--out", str(args.out / f"{table}.csv")])
     return 0
