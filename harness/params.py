@@ -30,7 +30,7 @@ class _ParsedType(click.ParamType):
 
 
 class NetworkType(_ParsedType):
-    """``UP/DOWN`` in Mbps, e.g. ``1/5``, as a :class:`Network` (50 ms, linux TCP)."""
+    """``UP/DOWN`` in Mbps, e.g. ``1/5``, as a :class:`Network` (50 ms, linux-rto TCP)."""
 
     name = "UP/DOWN"
 
@@ -137,9 +137,9 @@ def scenario_options(command: Any) -> Any:
         click.option("--latency", type=LATENCY, default="50ms", show_default=True,
                      help="One-way propagation delay of each access link (RTT >= 2x), with a unit."),
         click.option("--tcp", type=click.Choice(list(TCP_CONFIGS)), default=DEFAULT_TCP, show_default=True,
-                     help="TCP stack: 'linux-rto' (Linux host defaults, MSS 1448, Linux's RTO floor "
-                          "srtt + max(200 ms, 4 rttvar)), 'linux' (the same with ns-3's max(200 ms, srtt + "
-                          "4 rttvar)) or 'ns3-default' (MSS 536; "
+                     help="TCP stack: 'linux-rto' (Linux host defaults, MSS 1448, Linux's RTO srtt + max(200 ms, "
+                          "4 rttvar)), 'linux' (the same with ns-3's RTO, SYN timeout and HyStart ceiling; "
+                          "earlier releases' default) or 'ns3-default' (MSS 536; "
                           "reproduces the paper's 0.89 Mbps on 1 Mbps)."),
         click.option("--compute-scale", type=float, default=None,
                      help="Multiply every recorded compute time by this factor (e.g. to stand in for a faster "

@@ -12,6 +12,9 @@ parent process can validate ``--tcp`` names without importing ns-3.
 * delayed ACK every 2nd segment, 40 ms timer (``TCP_DELACK_MIN`` = HZ/25).
 * minimum RTO 200 ms (``TCP_RTO_MIN``); SACK, window scaling and timestamps on (sysctl defaults).
 
+``linux-rto`` (the default) is ``linux`` with Linux's RTO formula, SYN timeout and HyStart
+delay ceiling (below).
+
 ``ns3-default`` writes back ns-3.44's own defaults (CUBIC, PRR, **MSS 536**, 128 KiB buffers,
 200 ms delayed-ACK timer, 1 s minimum RTO). Its small segments put 54 B of headers on every
 536 B, which yields 0.85-0.91 Mbps of goodput on a 1 Mbps link: the paper's "0.89 Mbps".
@@ -33,6 +36,7 @@ WIRE_HEADER_BYTES = 54
 _TCP = "ns3::TcpSocket::"
 _BASE = "ns3::TcpSocketBase::"
 _L4 = "ns3::TcpL4Protocol::"
+_CUBIC = "ns3::TcpCubic::"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,12 @@ class TcpConfig:
     sack: bool = True
     window_scaling: bool = True
     timestamps: bool = True
+    #: SYN retransmission timeout (ns-3 default 3 s; Linux: TCP_TIMEOUT_INIT = 1 s, RFC 6298).
+    conn_timeout_ms: int = 3000
+    #: CUBIC's HyStart (Linux: on, ``hystart=1``) and the ceiling of its delay-increase
+    #: threshold (ns-3 default 1 s; Linux clamps it to HYSTART_DELAY_MAX = 16 ms).
+    hystart: bool = True
+    hystart_delay_max_ms: int = 1000
 
     def settings(self) -> list[tuple[str, str, Any]]:
         """``(attribute path, value kind, value)`` for every key this config sets."""
@@ -75,6 +85,9 @@ class TcpConfig:
             (_BASE + "Sack", "bool", self.sack),
             (_BASE + "WindowScaling", "bool", self.window_scaling),
             (_BASE + "Timestamp", "bool", self.timestamps),
+            (_TCP + "ConnTimeout", "time_ms", self.conn_timeout_ms),
+            (_CUBIC + "HyStart", "bool", self.hystart),
+            (_CUBIC + "HyStartDelayMax", "time_ms", self.hystart_delay_max_ms),
         ]
 
 
@@ -108,7 +121,11 @@ TCP_CONFIGS: dict[str, TcpConfig] = {
 # "linux" with Linux's RTO: srtt + max(200 ms, 4 rttvar). ns-3's RTO with "linux" is
 # max(200 ms, srtt + 4 rttvar), which fires spuriously when queueing inflates a steady RTT
 # (a 400 kB download behind a bulk upload's standing queue: 79 s instead of 4.7 s).
-TCP_CONFIGS["linux-rto"] = replace(TCP_CONFIGS["linux"], name="linux-rto", clock_granularity_ms=200)
+# It also takes Linux's 1 s SYN timeout and HyStart's 16 ms delay ceiling, which "linux"
+# leaves at ns-3's values so that its results stay those of earlier releases
+# (docs/NETWORK.md, "Fidelity to real Linux"; benchmarks/tcp_fidelity.py).
+TCP_CONFIGS["linux-rto"] = replace(TCP_CONFIGS["linux"], name="linux-rto", clock_granularity_ms=200,
+                                   conn_timeout_ms=1000, hystart_delay_max_ms=16)
 
 
 def get_config(name: str) -> TcpConfig:

@@ -37,16 +37,18 @@ def _uncached(fn, *args, **kwargs):
 def test_no_impairment_is_bit_identical_to_before():
     """Loss 0, the default queue and no trace build exactly today's simulation.
 
-    The numbers are what the code before impairments existed returned (same flows, same round).
+    The numbers are what the code before impairments existed returned (same flows, same round),
+    whose default TCP was ``linux``; it is named here since ``linux-rto`` became the default.
     """
     plain = Network(1e6, 5e6, up=Impairments(loss=RandomLoss(0.0)), queue=Queue())
     assert plain == PRESETS["1/5"]
+    plain = plain.with_(tcp="linux")
     seconds = ns3(_uncached, flows.flow_times, [
-        FlowSpec(200_000, 1e6, 5e6, 0.05), FlowSpec(123_457, 5e6, 25e6, 0.05),
-        FlowSpec(150_000, 0.2e6, 1e6, 0.02, "ns3-default"), FlowSpec(1_000_001, 25e6, 5e6, 0.05),
+        FlowSpec(200_000, 1e6, 5e6, 0.05, "linux"), FlowSpec(123_457, 5e6, 25e6, 0.05, "linux"),
+        FlowSpec(150_000, 0.2e6, 1e6, 0.02, "ns3-default"), FlowSpec(1_000_001, 25e6, 5e6, 0.05, "linux"),
     ])
     assert seconds == [1.8110368, 0.4990032, 6.669744, 0.8378288]
-    links = heterogeneous_links(3, seed=7)
+    links = [link.with_(tcp="linux") for link in heterogeneous_links(3, seed=7)]
     transfers = [ClientTransfer(0, 150_000, 1.5, 60_000, links[0]), ClientTransfer(4, 100_001, 0.7, 123_457, links[1]),
                  ClientTransfer(9, 0, 2.0, 50_000, links[2])]
     rows = [[t.download_done_s, t.upload_start_s, t.upload_done_s]

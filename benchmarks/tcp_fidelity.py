@@ -1,0 +1,121 @@
+"""ns-3 TCP against real Linux CUBIC: the effect of each ns-3 attribute on the reference cases.
+
+The reference cases are issue 18's external check (Linux 6.18 CUBIC between two network
+namespaces, a userspace relay doing rate, one-way delay, a 100-packet drop-tail queue and
+seeded Bernoulli loss on the data direction). Each variant is a TCP config derived from
+``linux-rto`` with one ns-3 attribute changed; every case runs as the project's own
+isolated flows (:func:`ns3_scenarios.engines.isolated.flow_times`, default queue, random loss on the
+data direction seeded 1..N) and the mean completion time is compared with Linux's.
+
+    PYTHONPATH=$PWD python benchmarks/tcp_fidelity.py --seeds 128 --out results.json
+
+The flow cache is switched off so every flow is simulated.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+#: (label, bytes, rate bit/s, one-way delay s, loss, real Linux mean completion s).
+CASES = [
+    ("5M 25ms 2MB lossless", 2_000_000, 5e6, 0.025, 0.0, 3.432),
+    ("5M 25ms 2MB 1%", 2_000_000, 5e6, 0.025, 0.01, 5.04),
+    ("5M 25ms 2MB 5%", 2_000_000, 5e6, 0.025, 0.05, 16.86),
+    ("1M 25ms 2MB 1%", 2_000_000, 1e6, 0.025, 0.01, 17.02),
+    ("20M 10ms 1MB 1%", 1_000_000, 20e6, 0.010, 0.01, 0.97),
+]
+
+#: (variant name, changes to ``linux-rto``; ``None`` = the named config as it is).
+VARIANTS: list[tuple[str, dict | None]] = [
+    ("linux", None),
+    ("linux-rto", None),
+    ("hystart-off", {"hystart": False}),
+    ("hystart-delay-max-1s", {"hystart_delay_max_ms": 1000}),
+    ("classic-recovery", {"recovery_type": "ns3::TcpClassicRecovery"}),
+    ("sack-off", {"sack": False}),
+    ("timestamps-off", {"timestamps": False}),
+    ("delack-count-1", {"del_ack_count": 1}),
+    ("delack-timeout-200ms", {"del_ack_timeout_ms": 200}),
+    ("rcvbuf-128KiB", {"rcv_buf": 131072}),
+    ("rcvbuf-64KiB", {"rcv_buf": 65536}),
+    ("sndbuf-128KiB", {"snd_buf": 131072}),
+    ("min-rto-1s", {"min_rto_ms": 1000}),
+    ("clock-granularity-1ms", {"clock_granularity_ms": 1}),
+    ("conn-timeout-3s", {"conn_timeout_ms": 3000}),
+    ("initial-cwnd-4", {"initial_cwnd": 4}),
+]
+
+
+def _register(name: str, changes: dict | None) -> str:
+    """The TCP config name to simulate for variant ``name`` (registered if derived)."""
+    from ns3_scenarios.tcp import TCP_CONFIGS
+
+    if changes is None:
+        return name
+    TCP_CONFIGS[name] = replace(TCP_CONFIGS["linux-rto"], name=name, **changes)
+    return name
+
+
+def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "default") -> list[dict]:
+    """One row per (variant, case): mean and standard deviation of ``seeds`` completion times.
+
+    ``queue`` "droptail" replaces ns-3's default queue (100-packet device FIFO under FqCoDel)
+    with the reference relay's plain 100-packet drop-tail FIFO.
+    """
+    from ns3_scenarios.engines.isolated import FlowSpec, flow_times
+    from ns3_scenarios.links import Impairments, Queue, RandomLoss
+
+    link_queue = Queue(100, "packets", "droptail") if queue == "droptail" else None
+
+    rows = []
+    for vname, changes in variants:
+        tcp = _register(vname, changes)
+        for label, nbytes, bps, delay, loss, real in CASES:
+            data = Impairments(loss=RandomLoss(loss)) if loss else Impairments()
+            n = seeds if loss else 1
+            specs = [FlowSpec(nbytes, bps, bps, delay, tcp, data=data, queue=link_queue, data_seed=s) for s in range(1, n + 1)]
+            times = flow_times(specs)
+            mean = statistics.fmean(times)
+            rows.append({"variant": vname, "case": label, "queue": queue, "seeds": n, "mean_s": round(mean, 4),
+                         "sd_s": round(statistics.stdev(times), 4) if n > 1 else 0.0,
+                         "real_s": real, "vs_real": round(mean / real - 1, 4)})
+            print(f"{vname:24s} {label:22s} {mean:8.3f} s  real {real:6.2f}  {100 * (mean / real - 1):+6.1f} %",
+                  flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every variant (or those named) on every case; write JSON rows to ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=128, help="loss seeds per lossy case (default 128)")
+    parser.add_argument("--variants", nargs="*", help="only these variant names")
+    parser.add_argument("--queue", choices=("default", "droptail"), default="default",
+                        help="ns-3's default queue or the relay's 100-packet drop-tail FIFO")
+    parser.add_argument("--out", type=Path, help="write the rows as JSON here")
+    args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error("--seeds must be at least 2")
+    known = dict(VARIANTS)
+    chosen = args.variants or list(known)
+    unknown = [v for v in chosen if v not in known]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}: expected some of {', '.join(known)}")
+    os.environ["NETBENCH_FLOW_CACHE"] = "off"
+    start = time.process_time()
+    rows = measure([(v, known[v]) for v in chosen], args.seeds, args.queue)
+    print(f"CPU {time.process_time() - start:.1f} s", file=sys.stderr)
+    if args.out:
+        tmp = args.out.with_suffix(args.out.suffix + ".tmp")
+        tmp.write_text(json.dumps(rows, indent=1))
+        tmp.replace(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The TCP configurations' Linux-fidelity attributes (issue 18 item 12): pure Python, no ns-3.
+
+docs/NETWORK.md, "Fidelity to real Linux", has the measurements behind each value
+(``benchmarks/tcp_fidelity.py``); these tests pin the attributes, not timings.
+"""
+from __future__ import annotations
+
+from ns3_scenarios.network import DEFAULT_TCP, PRESETS, parse_network
+from ns3_scenarios.tcp import TCP_CONFIGS
+
+
+def _settings(name: str) -> dict:
+    return {path: value for path, _, value in TCP_CONFIGS[name].settings()}
+
+
+def test_the_default_tcp_is_linux_rto():
+    assert DEFAULT_TCP == "linux-rto"
+    assert parse_network("1/5").tcp == "linux-rto"
+    assert {net.tcp for net in PRESETS.values()} == {"linux-rto"}
+
+
+def test_linux_rto_sets_linuxs_rto_syn_timeout_and_hystart_ceiling():
+    s = _settings("linux-rto")
+    assert s["ns3::TcpSocketBase::ClockGranularity"] == 200  # RTO = srtt + max(200 ms, 4 rttvar)
+    assert s["ns3::TcpSocketBase::MinRto"] == 200  # TCP_RTO_MIN
+    assert s["ns3::TcpSocket::ConnTimeout"] == 1000  # TCP_TIMEOUT_INIT
+    assert s["ns3::TcpCubic::HyStart"] is True
+    assert s["ns3::TcpCubic::HyStartDelayMax"] == 16  # HYSTART_DELAY_MAX
+    assert s["ns3::TcpL4Protocol::RecoveryType"] == "ns3::TcpPrrRecovery"
+    assert (s["ns3::TcpSocket::DelAckCount"], s["ns3::TcpSocket::DelAckTimeout"]) == (2, 40)
+
+
+def test_linux_and_ns3_default_keep_ns3s_values_for_the_new_keys():
+    # "linux" stays bit-identical to earlier releases; every config writes every key, so a
+    # linux-rto simulation cannot leave its values behind for the next one in the process.
+    for name in ("linux", "ns3-default"):
+        s = _settings(name)
+        assert (s["ns3::TcpSocket::ConnTimeout"], s["ns3::TcpCubic::HyStartDelayMax"]) == (3000, 1000), name
+        assert s["ns3::TcpCubic::HyStart"] is True
+    assert _settings("linux")["ns3::TcpSocketBase::ClockGranularity"] == 1
+    keys = [list(_settings(n)) for n in TCP_CONFIGS]
+    assert all(k == keys[0] for k in keys)
