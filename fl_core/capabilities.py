@@ -1,26 +1,27 @@
-"""One check of a whole configuration, before anything heavy (a model load) starts.
+"""One check of a whole configuration, before anything heavy (a model load, torch) starts.
 
-Every component declares what it supports as class attributes — methods: ``objectives``,
-``schedules``, ``composes_with_ecolora``, ``ecolora_download``, ``config_type``;
-objectives and schedules: ``config_type``; schedules: ``needs_arrivals``. :func:`check`
-resolves the registries and refuses every invalid combination with one line. The
-library (``fl_core.loop.train``/``resume``) and the CLI both call it.
+Every component declares what it supports — methods and objectives on their cards
+(:mod:`fl_core.cards`: ``objectives``, ``schedules``, ``composes_with_ecolora``,
+``ecolora_download``, ``config_type``), schedules as class attributes (``needs_arrivals``,
+``config_type``). :func:`check` resolves the registries and refuses every invalid
+combination with one line, without importing torch. The library
+(``fl_core.loop.train``/``resume``) and the CLI both call it.
 """
 from __future__ import annotations
 
+from fl_core.cards import BENCHMARK_NAMES
 from fl_core.config import RunConfig
 from fl_core.data.partition import get_partitioner
 from fl_core.errors import ConfigError
-from fl_core.evaluate import BENCHMARKS
-from fl_core.methods import METHODS, get_method
-from fl_core.objectives import OBJECTIVES, get_objective_class
+from fl_core.methods import METHODS, method_card
+from fl_core.objectives import OBJECTIVES, objective_card
 from fl_core.schedules import SCHEDULES, get_schedule
-from fl_core.transports.downloads import DOWNLOAD_POLICIES
 
 
 def components(cfg: RunConfig) -> dict[str, type]:
-    """The registered classes a config names: ``{"method": ..., "objective": ..., "schedule": ...}``."""
-    return {"method": get_method(cfg.method), "objective": get_objective_class(cfg.objective),
+    """The registered components a config names: ``{"method": ..., "objective": ..., "schedule": ...}``
+    (the method's and objective's cards, the schedule's class)."""
+    return {"method": method_card(cfg.method), "objective": objective_card(cfg.objective),
             "schedule": get_schedule(cfg.schedule)}
 
 
@@ -44,23 +45,19 @@ def check(cfg: RunConfig, arrivals=None) -> dict[str, type]:
     found = components(cfg)
     method, objective, schedule = found["method"], found["objective"], found["schedule"]
     get_partitioner(cfg.partition)
-    unknown = sorted(set(cfg.evals or ()) - set(BENCHMARKS))
+    unknown = sorted(set(cfg.evals or ()) - set(BENCHMARK_NAMES))
     if unknown:
-        raise ConfigError(f"unknown evaluation(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
+        raise ConfigError(f"unknown evaluation(s) {unknown}; choose from {', '.join(BENCHMARK_NAMES)}")
     if (reason := method.unsupported(cfg)) is not None:
         raise ConfigError(reason)
-    if cfg.ecolora is not None:
-        if method.ecolora_download not in DOWNLOAD_POLICIES:
-            raise ConfigError(f"method {cfg.method!r} names an unknown EcoLoRA download policy "
-                              f"{method.ecolora_download!r}")
     known = configurable()
     for name in cfg.settings:
         if name not in known:
             raise ConfigError(f"settings for unknown component {name!r}; components with settings: "
                               f"{', '.join(sorted(known))}")
-    for cls in found.values():
-        if cls.config_type is not None:
-            cfg.settings_of(cls.name, cls.config_type)
+    for component in found.values():
+        if component.config_type is not None:
+            cfg.settings_of(component.name, component.config_type)
     if not schedule.needs_arrivals:
         unused = [name for name, value in (("--concurrency", cfg.concurrency), ("--links", cfg.links or None),
                                            ("--links-seed", cfg.links_seed)) if value is not None]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,25 +28,11 @@ import torch.nn.functional as F
 from fl_core.data.records import PreferencePair
 from fl_core.data.template import format_preference
 from fl_core.device import to_device
-from fl_core.errors import ConfigError, ModelError
+from fl_core.errors import ModelError
 from fl_core.evaluate import continuation_logprobs, scored_logprobs
+from fl_core.objectives.dpo_config import DEFAULT_BETA, DPOConfig
 from fl_core.objectives.local import local_train
 from fl_core.objectives.sft import IGNORE, TokenizedExample, collate, tokenize_responses
-from fl_core.settings import setting
-
-DEFAULT_BETA = 0.1  # Rafailov et al. (2023); TRL's and OpenFedLLM's default
-
-
-@dataclass
-class DPOConfig:
-    """DPO's settings (``--dpo-beta``)."""
-
-    beta: float = setting(DEFAULT_BETA, "DPO: strength of the KL anchor to the frozen base model.",
-                          min=0, min_open=True)
-
-    def validate(self) -> None:
-        if not (math.isfinite(self.beta) and self.beta > 0):
-            raise ConfigError(f"DPO beta={self.beta} must be > 0")
 
 
 @dataclass
@@ -134,7 +119,6 @@ class DPOObjective:
     """DPO on preference pairs, the frozen base model as reference."""
 
     name = "dpo"
-    config_type = DPOConfig
 
     def __init__(self, tokenizer, max_len: int, beta: float = DEFAULT_BETA) -> None:
         DPOConfig(beta).validate()
