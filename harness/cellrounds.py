@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from typing import Any
 
 from tqdm import tqdm
@@ -20,7 +20,7 @@ from tqdm import tqdm
 from fl_core.errors import NetbenchError
 from harness.replay import round_transfers
 from harness.scenario_spec import engines
-from ns3_scenarios.worker import NsWorker
+from ns3_scenarios.worker import NsWorker, worker_pool
 
 
 def round_cached(engine: Any) -> bool:
@@ -65,7 +65,7 @@ def prefill(plan: Any, workers: Sequence[NsWorker], *, progress: bool = True) ->
     bars = [tqdm(total=sum(1 for t in tasks if t[0] == k), desc=f"{cell.run} @ {cell.name}", unit="round",
                  position=k + 1, leave=True, disable=not progress) for k, cell in enumerate(cells)]
     try:
-        with ThreadPoolExecutor(len(workers)) as executor:
+        with worker_pool(workers) as executor:  # Ctrl-C: queued rounds cancelled, running ones killed
             futures = {executor.submit(simulate, *task): task[0] for task in tasks}
             for future in as_completed(futures):
                 future.result()

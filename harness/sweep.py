@@ -19,12 +19,13 @@ worker brings little (NS3.md section 4); the default is one.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import queue
 import re
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from harness.replay import checked_rounds, replay_record
 from harness.scenario import Scenario, as_scenario
 from harness.timing import read_timing, summarize, timing_frame, write_table
 from ns3_scenarios.network import Network
-from ns3_scenarios.worker import NsWorker, shared_worker
+from ns3_scenarios.worker import NsWorker, shared_worker, worker_pool
 
 #: What a cell runs in a worker: ``(record, scenario) -> timing table``.
 CellFn = Callable[..., pd.DataFrame]
@@ -186,7 +187,7 @@ def execute_local(plan: SweepPlan, cell_fn: CellFn, *, jobs: int = 1, workers: S
             idle.put(worker)
 
     try:
-        with ThreadPoolExecutor(len(pool)) as executor:
+        with worker_pool(pool) as executor:  # Ctrl-C: queued cells cancelled, running ones killed
             futures = {executor.submit(run_cell, cell): cell for cell in plan.pending}
             for future in as_completed(futures):
                 yield futures[future], future.result()
@@ -247,9 +248,10 @@ def run_sweep(
     options: dict = {"workers": workers} if workers is not None else {}
     if executor == "local":
         options["progress"] = progress
+    finished = EXECUTORS[executor](plan, cell_fn, jobs=jobs, **options)
     with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(plan.pending), desc="sweep", unit="cell",
-              disable=not progress) as bar:
-        for cell, result in EXECUTORS[executor](plan, cell_fn, jobs=jobs, **options):
+              disable=not progress) as bar, contextlib.closing(finished):  # Ctrl-C here stops the executor too
+        for cell, result in finished:
             if isinstance(result, str):
                 failures.append({"scenario": cell.name, "run": cell.run, "network": cell.scenario.network.name,
                                  "error": result})

@@ -24,7 +24,9 @@ import shutil
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +66,12 @@ def _serve(conn: Connection, home: str) -> None:
         fn, args, kwargs = request
         try:
             reply = ("ok", fn(*args, **kwargs))
+        except KeyboardInterrupt as exc:  # Ctrl-C reached the child too: tell the parent, then stop serving
+            try:
+                conn.send(("error", exc, traceback.format_exc()))
+            except OSError:
+                pass
+            return
         except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
             reply = ("error", exc, traceback.format_exc())
         try:
@@ -130,6 +138,9 @@ class NsWorker:
             reply = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             raise self._died(name) from None
+        except KeyboardInterrupt:  # Ctrl-C while the child works: it stops too (the next call starts a new one)
+            self.kill()
+            raise
         if reply[0] == "ok":
             return reply[1]
         _, exc, remote = reply
@@ -161,6 +172,13 @@ class NsWorker:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
 
+    def kill(self) -> None:
+        """Stop the child at once (after Ctrl-C; safe from another thread): a call waiting on it raises
+        ``ScenarioError``, and the next call starts a new child."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
+
     def close(self) -> None:
         """Ask the child to exit, then clean up."""
         if self.alive and self._conn is not None:
@@ -176,6 +194,25 @@ class NsWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def worker_pool(workers: Sequence[NsWorker]) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool with one thread per worker that stops at once when its block is left by an exception.
+
+    On Ctrl-C (or a consumer that stops early, a closed generator) the calls not started yet are
+    cancelled and every worker's child is killed, so the block is left within moments instead of
+    after every queued call has run; a normal end waits for the calls, as ``with ThreadPoolExecutor``.
+    """
+    executor = ThreadPoolExecutor(len(workers))
+    try:
+        yield executor
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.kill()
+        raise
+    executor.shutdown(wait=True)
 
 
 _shared: NsWorker | None = None

@@ -34,10 +34,10 @@ def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks
           out: Path, progress: bool, **shorthands) -> None:
     """Replay every RUN through every scenario; merge into one timing and one summary table."""
     from fl_core.lock import folder_lock
-    from harness.cli import on_interrupt
+    from harness.cli import continue_command, on_interrupt
     from harness.sweep import run_sweep
 
-    on_interrupt(lambda: "run the same command again: finished cells are kept and skipped")
+    on_interrupt(lambda: f"finished cells are kept; continue with: {continue_command()}")
 
     chosen = [s for group in scenarios for s in group]
     if not scenarios or explicit(ctx, ["networks"]):
