@@ -9,6 +9,8 @@ combination with one line, without importing torch. The library
 """
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from fl_core.cards import BENCHMARK_NAMES
 from fl_core.config import RunConfig
 from fl_core.data.partition import get_partitioner
@@ -74,4 +76,48 @@ def check(cfg: RunConfig, arrivals=None) -> dict[str, type]:
     if schedule.needs_arrivals and arrivals is None and not (cfg.links or cfg.scenario):
         raise ConfigError(f"{schedule.label[0].upper() + schedule.label[1:]} needs per-client links (--links) "
                           "to decide arrival order")
+    check_client_ids(cfg)
     return found
+
+
+# -- options given but read by no component of the run (issue 24.E) --------------------------------
+
+def check_given(cfg: RunConfig, given: Collection[str]) -> None:
+    """Refuse options the user gave (``given``: ``RunConfig`` field names, ``ecolora__<field>`` for EcoLoRA's)
+    that no component of ``cfg`` reads, with one line naming the option and what it needs.
+
+    Who reads what: ``reads`` on the method cards and schedule classes; EcoLoRA's options need
+    EcoLoRA. Call it where "given" is known (the CLI); defaults are never refused.
+    """
+    from fl_core.settings import cli_fields, flag_of
+    from fl_core.transports.ecolora_config import EcoLoRAConfig
+
+    flags = {f.name: flag_of(f) for f in cli_fields(RunConfig)}
+    flags.update({f"ecolora__{f.name}": flag_of(f) for f in cli_fields(EcoLoRAConfig)})
+    if cfg.ecolora is None:
+        eco = [flags[k] for k in given if k.startswith("ecolora__") and k in flags]
+        if eco:
+            raise ConfigError(f"{', '.join(sorted(eco))} only apply with EcoLoRA: use --method "
+                              f"{cfg.method}+ecolora (or --ecolora), or drop them")
+    chosen = {cfg.method, cfg.schedule}
+    readers: dict[str, list[str]] = {}
+    for name, component in [*METHODS.items(), *SCHEDULES.items()]:
+        for field_name in getattr(component, "reads", ()):
+            readers.setdefault(field_name, []).append(name)
+    for field_name in sorted(set(given) & set(readers)):
+        if not chosen & set(readers[field_name]):
+            raise ConfigError(f"{flags.get(field_name, field_name)} only applies to {', '.join(readers[field_name])}; "
+                              f"this run is {cfg.method} under {get_schedule(cfg.schedule).label}: drop it")
+
+
+def check_client_ids(cfg: RunConfig) -> None:
+    """Availability rows for clients outside the federation (ids 0 .. K-1) would be ignored: refuse them."""
+    if cfg.schedule != "deadline":
+        return
+    from fl_core.schedules.deadline import DeadlineConfig, read_availability_trace
+
+    trace = cfg.settings_of("deadline", DeadlineConfig).availability_trace
+    outside = sorted(c for c in (read_availability_trace(trace) if trace else {}) if c >= cfg.n_clients)
+    if outside:
+        raise ConfigError(f"--availability-trace {trace}: client(s) {', '.join(map(str, outside[:5]))} lie outside "
+                          f"the federation (--clients {cfg.n_clients}: ids 0-{cfg.n_clients - 1})")

@@ -41,7 +41,9 @@ class MethodCard(Card):
     ``objectives``/``schedules``: what it trains with and runs under (``schedules=None``: every
     registered schedule); ``composes_with_ecolora``/``ecolora_download``: whether EcoLoRA wraps
     it and with which download policy; ``why_not``: why the schedules it lacks do not fit it;
-    ``remote_clients``: whether its clients can train in remote workers (Ray), and if not why.
+    ``remote_clients``: whether its clients can train in remote workers (Ray), and if not why;
+    ``reads``: ``RunConfig`` fields that only this method (and others naming them) reads, so
+    giving them for another method is refused (:func:`fl_core.capabilities.check_given`).
     """
 
     objectives: tuple[str, ...] = ("sft",)
@@ -51,6 +53,7 @@ class MethodCard(Card):
     why_not: str = ""
     remote_clients: bool = True
     remote_clients_reason: str = ""
+    reads: tuple[str, ...] = ()
 
     def unsupported(self, cfg) -> str | None:
         """Why this method cannot run ``cfg`` (objective, schedule, EcoLoRA), or None."""

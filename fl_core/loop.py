@@ -10,13 +10,14 @@ with the same bytes an uninterrupted run would have produced.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from fl_core.capabilities import check
 from fl_core.config import RunConfig
 from fl_core.context import RunContext
 from fl_core.errors import ConfigError, RunDirError
-from fl_core.lock import folder_lock
+from fl_core.lock import LOCK_NAME, folder_lock
 
 __all__ = ["RunContext", "resume", "train"]
 
@@ -36,7 +37,25 @@ def train(cfg: RunConfig, out: str | Path, progress: bool = True, arrivals=None,
     with folder_lock(out, "train"):
         if (out / "run.json").exists():
             raise RunDirError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-        return schedule().run(RunContext(cfg, out, progress, executor), arrivals)
+        before = set(out.iterdir())
+        try:
+            return schedule().run(RunContext(cfg, out, progress, executor), arrivals)
+        except BaseException:
+            if not (out / "rounds.csv").is_file():  # failed or stopped before its first round: keep nothing
+                _remove_new(out, before)
+            raise
+
+
+def _remove_new(out: Path, before: set[Path]) -> None:
+    """Remove what a run that recorded no round wrote into ``out`` (``before``: what was there already), so
+    neither a corrected command nor ``--resume`` meets a half-made run directory."""
+    for path in set(out.iterdir()) - before:
+        if path.name == LOCK_NAME:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def saved_config(out: str | Path) -> tuple[dict, RunConfig]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ns3_scenarios.errors import ScenarioError
+from ns3_scenarios.links import CapacityTrace
 from ns3_scenarios.network import Network, check_rate, heterogeneous_links
 
 #: Schedules a scenario may name (``fl_core.schedules.SCHEDULES`` once it exists).
@@ -239,6 +240,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _trace_digests(value: Any) -> Any:
+    """``value`` (JSON-able data) with every capacity trace's points replaced by its summary and digest."""
+    if isinstance(value, Mapping):
+        if set(value) == {"source", "period_s", "times_s", "bps"}:
+            return CapacityTrace.from_dict(value).summary_dict()
+        return {k: _trace_digests(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trace_digests(v) for v in value]
+    return value
+
+
 def network_dict(network: Network) -> dict:
     """A :class:`Network` as JSON-able data: the five base fields, plus every impairment that is set.
 
@@ -303,6 +315,9 @@ class Scenario:
                                                            low_open=True))
         object.__setattr__(self, "over_selection", check_number(self.over_selection, "round.over_selection", low=1.0))
         object.__setattr__(self, "availability", probability(self.availability, "round.availability"))
+        if self.availability == 0:
+            raise ScenarioError("round.availability: 0 means no invited client is ever available, so no round "
+                                "could aggregate anything; give a probability > 0")
 
     # -- identity ----------------------------------------------------------------------------------
     def resolved(self) -> dict:
@@ -317,6 +332,11 @@ class Scenario:
             "round": {"schedule": self.schedule, "deadline_s": self.deadline_s,
                       "over_selection": self.over_selection, "availability": self.availability},
         }
+
+    def recorded(self) -> dict:
+        """What ``scenario.json``/``scenarios.json`` keep: :meth:`resolved` with each capacity trace as its
+        digest (source, period, points, mean rate, sha256), not its points."""
+        return _trace_digests(self.resolved())
 
     @property
     def hash(self) -> str:

@@ -115,10 +115,10 @@ def _check_manifest(out: Path) -> None:
 
 
 def _write_scenarios(out: Path, scenarios: Sequence[Scenario]) -> None:
-    """``OUT/scenarios.json``: every scenario's resolved spec by hash, merged with earlier sweeps into ``out``."""
+    """``OUT/scenarios.json``: every scenario's recorded spec (traces as digests) by hash, merged with earlier sweeps into ``out``."""
     path = out / "scenarios.json"
     specs = json.loads(path.read_text()) if path.is_file() else {}
-    specs.update({s.hash: s.resolved() for s in scenarios})
+    specs.update({s.hash: s.recorded() for s in scenarios})
     atomic.write_json(path, specs)
 
 

@@ -12,7 +12,7 @@ from fl_core.errors import ConfigError
 from fl_core.methods.celora_config import CELoRAConfig
 
 _ONE_LAYOUT = dict(objectives=("sft", "dpo"), schedules=None)  # one shared layout: FedBuff's mixing works too
-_MULTI_RANK = dict(why_not="FedBuff's staleness-weighted mixing assumes one shared adapter layout, "
+_MULTI_RANK = dict(reads=("ranks",), why_not="FedBuff's staleness-weighted mixing assumes one shared adapter layout, "
                            "and heterogeneous ranks have one per client")
 
 METHODS: dict[str, MethodCard] = {c.name: c for c in (

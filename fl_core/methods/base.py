@@ -47,6 +47,7 @@ class Method(ABC):
     why_not: ClassVar[str]
     remote_clients: ClassVar[bool]
     remote_clients_reason: ClassVar[str]
+    reads: ClassVar[tuple[str, ...]]
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

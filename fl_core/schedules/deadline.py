@@ -63,8 +63,10 @@ class DeadlineConfig:
             raise ConfigError(f"over-selection={self.over_selection} must be >= 1")
         if not 0 <= self.availability <= 1:
             raise ConfigError(f"availability={self.availability} must lie in [0, 1]")
-        if self.availability_trace is not None:
-            read_availability_trace(self.availability_trace)
+        traces = read_availability_trace(self.availability_trace) if self.availability_trace is not None else {}
+        if self.availability == 0 and not any("1" in on for on in traces.values()):
+            raise ConfigError("availability 0: no invited client is ever available, so no round could aggregate "
+                              "anything; give a probability > 0 (or an --availability-trace with 1s)")
 
 
 def read_availability_trace(path: str) -> dict[int, str]:

@@ -51,7 +51,7 @@ def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: 
     with folder_lock(out, "replay"):  # one writer per folder; a failed replay leaves no folder it created
         timing = replay_run(record, scenario)
         summary = summarize(timing)
-        atomic.write_json(out / "scenario.json", {**scenario.resolved(), "hash": scenario.hash})
+        atomic.write_json(out / "scenario.json", {**scenario.recorded(), "hash": scenario.hash})
         write_table(timing, out / "timing")
         write_table(summary, out / "summary")
     click.echo(summary[["scenario", "run", "method", "rounds", "total_s", "computation_s", "communication_s",

@@ -19,7 +19,7 @@ __all__ = ["train"]
 
 def build_config(opts: dict):
     """A checked ``RunConfig`` from the command's options."""
-    from fl_core.capabilities import check
+    from fl_core.capabilities import check, check_given
     from fl_core.config import SCHEDULE_OF_PARTICIPATION, EcoLoRAConfig, RunConfig
     from fl_core.errors import ConfigError, DataError
 
@@ -54,6 +54,7 @@ def build_config(opts: dict):
     if opts["dataset"] != "embedded" and not Path(opts["dataset"]).exists():
         raise DataError(f"dataset file {opts['dataset']!r} does not exist")
     check(cfg, arrivals=None)
+    check_given(cfg, {key for key in opts if _given(key)})
     return cfg
 
 
@@ -64,6 +65,12 @@ def _scenario_round_policy(opts: dict, participation: str, settings: dict) -> st
     from harness.scenario import load_scenario
 
     scenario = load_scenario(opts["scenario"])
+    outside = sorted(c for c in scenario.client_links.overrides if c >= opts["n_clients"])
+    if outside:
+        from fl_core.errors import ConfigError
+
+        raise ConfigError(f"--scenario {opts['scenario']}: overrides for client(s) {', '.join(map(str, outside[:5]))} "
+                          f"lie outside the federation (--clients {opts['n_clients']}: ids 0-{opts['n_clients'] - 1})")
     if opts["schedule"] is None and participation == "uniform" and scenario.schedule != "sync":
         participation = {v: k for k, v in SCHEDULE_OF_PARTICIPATION.items()}.get(scenario.schedule, scenario.schedule)
     if participation == "deadline":
@@ -206,7 +213,9 @@ def resume_hint(out: Path) -> str:
     try:
         meta = json.loads((Path(out) / "run.json").read_text())
     except (OSError, ValueError):
-        return "no round was recorded; start the run again"
+        from harness.cli import continue_command
+
+        return f"no round was recorded and nothing was kept; start again with: {continue_command()}"
     if meta.get("config", {}).get("participation") == "fedbuff":
         return "FedBuff runs cannot be resumed; start the run again into another --out"
     return f"continue with: netbench train --resume {out}"
