@@ -142,7 +142,7 @@ def parse_trace(value: Any, where: str, ctx: _Context) -> Any:
     """``"file.csv"``, ``{file = "..."}`` (CSV ``time_s,mbps`` or mahimahi) or ``{generate = {...}}``."""
     if isinstance(value, str):
         value = {"file": value}
-    table = _table(value, where, 'a file name such as "trace.csv" or a table such as {generate = {mean_bps = 5e6}}')
+    table = _table(value, where, 'a file name such as "trace.csv" or a table such as {generate = {mean = "5Mbps"}}')
     _keys(table, ("file", "generate"), where)
     if len(table) != 1:
         raise ScenarioError(f"{where}: give exactly one of file, generate")
