@@ -17,6 +17,13 @@ def on_interrupt(hint) -> None:
     click.get_current_context().find_root().meta[INTERRUPT_HINT] = hint
 
 
+def continue_command() -> str:
+    """This process's command line as the user can paste it again (``netbench sweep ...``), for interrupt hints."""
+    import shlex
+
+    return shlex.join(["netbench", *sys.argv[1:]])
+
+
 def _os_error_line(exc: OSError) -> str:
     """``/x/y: No space left on device`` from any OSError: the file (when known) and the reason."""
     reason = exc.strerror or str(exc) or type(exc).__name__

@@ -106,18 +106,18 @@ class ScenarioPatternType(_ParsedType):
 
 
 class ProbabilityType(_ParsedType):
-    """A probability in [0, 1], e.g. ``0.01``."""
+    """A loss probability in [0, 1), e.g. ``0.01`` (a rate of 1 would deliver nothing)."""
 
     name = "RATE"
 
     def parse(self, text: str) -> float:
-        from harness.scenario import probability
+        from ns3_scenarios.links import probability
 
         try:
             value = float(text)
         except ValueError:
-            raise ScenarioError(f"invalid loss rate {text!r}: expected a probability in [0, 1], e.g. 0.01") from None
-        return probability(value, "loss rate")
+            raise ScenarioError(f"invalid loss rate {text!r}: expected a probability in [0, 1), e.g. 0.01") from None
+        return probability(value, "loss rate", below_one=True)
 
 
 SCENARIO = ScenarioType()

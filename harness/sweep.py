@@ -19,6 +19,7 @@ worker brings little (NS3.md section 4); the default is one.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import functools
@@ -113,10 +114,10 @@ def _check_manifest(out: Path) -> None:
 
 
 def _write_scenarios(out: Path, scenarios: Sequence[Scenario]) -> None:
-    """``OUT/scenarios.json``: every scenario's resolved spec by hash, merged with earlier sweeps into ``out``."""
+    """``OUT/scenarios.json``: every scenario's recorded spec (traces as digests) by hash, merged with earlier sweeps into ``out``."""
     path = out / "scenarios.json"
     specs = json.loads(path.read_text()) if path.is_file() else {}
-    specs.update({s.hash: s.resolved() for s in scenarios})
+    specs.update({s.hash: s.recorded() for s in scenarios})
     atomic.write_json(path, specs)
 
 
@@ -237,9 +238,10 @@ def run_sweep(
     options: dict = {"workers": workers} if workers is not None else {}
     if executor == "local":
         options["progress"] = progress
+    finished = EXECUTORS[executor](plan, cell_fn, jobs=jobs, **options)
     with tqdm(total=len(plan.cells), initial=len(plan.cells) - len(plan.pending), desc="sweep", unit="cell",
-              disable=not progress) as bar:
-        for cell, result in EXECUTORS[executor](plan, cell_fn, jobs=jobs, **options):
+              disable=not progress) as bar, contextlib.closing(finished):  # Ctrl-C here stops the executor too
+        for cell, result in finished:
             if isinstance(result, str):
                 failures.append({"scenario": cell.name, "run": cell.run, "network": cell.scenario.network.name,
                                  "error": result})

@@ -89,6 +89,10 @@ def time_to_target(runs: list[RunRecord], timing: pd.DataFrame, metric: str, tar
     per_round = timing.drop_duplicates(["scenario", "run", "round"])
     rows = []
     for run in runs:
+        if not (per_round["run"] == run.name).any():
+            held = ", ".join(sorted(map(str, per_round["run"].unique()))) or "none"
+            raise NetbenchError(f"the timing table has no rows for run {run.name!r} (it holds runs: {held}); "
+                                "give the timing CSV of a replay or sweep of this run")
         hit = _target_round(run, metric, target)
         for scenario, t in per_round[per_round["run"] == run.name].groupby("scenario"):
             upto = t[t["round"] <= hit] if hit is not None else t.iloc[0:0]

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from fl_core.rundir.atomic import temp_file
 
 #: Environment variable: the cache folder, or ``off``.
 CACHE_ENV = "NETBENCH_FLOW_CACHE"
@@ -90,7 +91,7 @@ class DiskCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd, tmp = temp_file(path.parent, prefix=".tmp-", suffix="")
             with os.fdopen(fd, "w") as f:
                 f.write(json.dumps(value))
             os.replace(tmp, path)

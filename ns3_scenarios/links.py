@@ -23,6 +23,13 @@ from ns3_scenarios.errors import ScenarioError
 
 #: The two directions of an access link: ``up`` is client -> server, ``down`` server -> client.
 DIRECTIONS = ("up", "down")
+#: The fastest rate a link or a trace step may have (bits per second): 100,000 Mbps.
+MAX_RATE_BPS = 100e9
+#: Bounds of a capacity trace: its points (steps) and the finest step. ns-3 schedules one rate
+#: change per step and the scenario keeps every point in memory; a finer or longer trace is
+#: refused with its numbers (resample it: mahimahi traces are binned, ``bin_s``).
+MAX_TRACE_POINTS = 100_000
+MIN_TRACE_STEP_S = 1e-3
 
 
 def _number(value: Any, what: str) -> float:
@@ -194,9 +201,18 @@ class CapacityTrace:
             raise ScenarioError(f"trace {self.source}: {len(times)} times but {len(rates)} rates")
         if times[0] != 0:
             raise ScenarioError(f"trace {self.source}: the first time must be 0, got {times[0]}")
+        if len(times) > MAX_TRACE_POINTS:
+            raise ScenarioError(f"trace {self.source}: {len(times):,} points; at most {MAX_TRACE_POINTS:,} "
+                                f"(resample it to coarser steps)")
         for a, b in zip(times, times[1:]):
             if b <= a:
                 raise ScenarioError(f"trace {self.source}: times must increase, got {a} then {b}")
+            if b - a < MIN_TRACE_STEP_S - 1e-12:
+                raise ScenarioError(f"trace {self.source}: step of {b - a:g} s at {a:g} s; the finest step is "
+                                    f"{MIN_TRACE_STEP_S * 1e3:g} ms (resample it)")
+        if max(rates) > MAX_RATE_BPS:
+            raise ScenarioError(f"trace {self.source}: rate {max(rates) / 1e6:g} Mbps exceeds "
+                                f"{MAX_RATE_BPS / 1e6:,.0f} Mbps, the fastest link")
         period = _positive(self.period_s, "trace.period_s")
         if period <= times[-1]:
             raise ScenarioError(f"trace {self.source}: period_s {period} must exceed the last time {times[-1]}")
@@ -242,6 +258,20 @@ class CapacityTrace:
     def to_dict(self) -> dict:
         return {"source": self.source, "period_s": self.period_s, "times_s": list(self.times_s),
                 "bps": list(self.bps)}
+
+    @property
+    def digest(self) -> str:
+        """12 hex digits of the sha256 of the points: what a written scenario records instead of them."""
+        import hashlib
+        import struct
+
+        data = struct.pack(f"<{2 * len(self.times_s) + 1}d", self.period_s, *self.times_s, *self.bps)
+        return hashlib.sha256(data).hexdigest()[:12]
+
+    def summary_dict(self) -> dict:
+        """The trace as ``scenario.json`` records it: source, period, point count, mean rate and digest."""
+        return {"source": self.source, "period_s": self.period_s, "points": len(self.times_s),
+                "mean_bps": self.mean_bps, "sha256": self.digest}
 
     @classmethod
     def from_dict(cls, d: Mapping, where: str = "trace") -> CapacityTrace:

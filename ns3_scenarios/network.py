@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from ns3_scenarios.errors import ScenarioError
-from ns3_scenarios.links import NONE, Connection, CrossTraffic, Impairments, Queue, cross_tuple
+from ns3_scenarios.links import MAX_RATE_BPS, NONE, Connection, CrossTraffic, Impairments, Queue, cross_tuple
 from ns3_scenarios.tcp import TCP_CONFIGS
 from ns3_scenarios.units import DURATION_UNITS, is_bare_number, quantity, unit_list
 
@@ -21,7 +21,6 @@ from ns3_scenarios.units import DURATION_UNITS, is_bare_number, quantity, unit_l
 #: timers and ns-3's TCP gives up (a 28 kB flow at 1-2 kbit/s never completes); at
 #: 10 kbit/s flows up to MAX_MESSAGE_BYTES complete with either TCP config, even at 10 s latency.
 MIN_RATE_BPS = 1e4
-MAX_RATE_BPS = 100e9
 #: Accepted one-way latency: 0 to 10 s.
 MAX_LATENCY_S = 10.0
 DEFAULT_LATENCY_S = 0.05

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from ns3_scenarios.errors import ScenarioError
-from ns3_scenarios.links import CapacityTrace
+from ns3_scenarios.links import MAX_TRACE_POINTS, MIN_TRACE_STEP_S, CapacityTrace
 
 #: Bytes one mahimahi delivery opportunity carries.
 MAHIMAHI_PACKET_BYTES = 1500
@@ -61,11 +61,15 @@ def read_trace(path: str | Path, *, bin_s: float = DEFAULT_BIN_S) -> CapacityTra
     if isinstance(bin_s, bool) or not isinstance(bin_s, (int, float)) or not bin_s > 0:
         raise ScenarioError(f"invalid trace bin {bin_s!r}: expected seconds > 0")
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not data
     except FileNotFoundError:
         raise ScenarioError(f"trace file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"trace file {path} cannot be read: {exc}") from None
+    head = _data_lines(text[:4096])
+    if head and len(head[0][1]) >= 2 and text.count("\n") > 2 * MAX_TRACE_POINTS:  # time/rate CSV: a point a line
+        raise ScenarioError(f"trace file {path}: {text.count(chr(10)):,} lines; a time/rate trace has at most "
+                            f"{MAX_TRACE_POINTS:,} points (resample it to coarser steps)")
     lines = _data_lines(text)
     if lines and len(lines[0][1]) >= 2 and any(_float(f) is None for f in lines[0][1]):
         lines = lines[1:]  # a header such as "time_s,mbps"
@@ -145,7 +149,12 @@ def generate_trace(
         raise ScenarioError(f"invalid trace cv {cv!r}: expected a number in [0, 10]")
     if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not 0 <= rho < 1:
         raise ScenarioError(f"invalid trace rho {rho!r}: expected a number in [0, 1)")
+    if step_s < MIN_TRACE_STEP_S:
+        raise ScenarioError(f"invalid trace step_s {step_s!r}: the finest step is {MIN_TRACE_STEP_S * 1e3:g} ms")
     steps = max(1, math.ceil(duration_s / step_s))
+    if steps > MAX_TRACE_POINTS:
+        raise ScenarioError(f"trace of {duration_s:g} s in steps of {step_s:g} s is {steps:,} points; at most "
+                            f"{MAX_TRACE_POINTS:,} (use step_s >= {duration_s / MAX_TRACE_POINTS:g})")
     sigma = math.sqrt(math.log1p(cv * cv))
     rng = random.Random(f"netbench-trace:{seed}")
     x = rng.gauss(0.0, sigma)

@@ -67,6 +67,12 @@ def _serve(conn: Connection, home: str) -> None:
         fn, args, kwargs = request
         try:
             reply = ("ok", fn(*args, **kwargs))
+        except KeyboardInterrupt as exc:  # Ctrl-C reached the child too: tell the parent, then stop serving
+            try:
+                conn.send(("error", exc, traceback.format_exc()))
+            except OSError:
+                pass
+            return
         except BaseException as exc:  # noqa: BLE001 - every failure is reported to the parent
             reply = ("error", exc, traceback.format_exc())
         try:
@@ -133,6 +139,9 @@ class NsWorker:
             reply = self._conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
             raise self._died(name) from None
+        except KeyboardInterrupt:  # Ctrl-C while the child works: it stops too (the next call starts a new one)
+            self.kill()
+            raise
         if reply[0] == "ok":
             return reply[1]
         _, exc, remote = reply
@@ -163,6 +172,13 @@ class NsWorker:
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
+
+    def kill(self) -> None:
+        """Stop the child at once (after Ctrl-C; safe from another thread): a call waiting on it raises
+        ``ScenarioError``, and the next call starts a new child."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
 
     def close(self) -> None:
         """Ask the child to exit, then clean up."""
@@ -227,9 +243,19 @@ class WorkerPool:
     def run(self, jobs: Iterable[tuple[K, Callable[[], T]]]) -> Iterator[tuple[K, T]]:
         """Run each ``(key, job)`` on a thread of its own (one per worker); yield ``(key, result)`` as each ends.
 
-        A job calls :meth:`call` for its ns-3 work; an exception it raises is raised here.
+        A job calls :meth:`call` for its ns-3 work; an exception it raises is raised here. When
+        the consumer is left by an exception (Ctrl-C) or stops early (a closed generator), the
+        jobs not started yet are cancelled and every worker's child is killed, so the caller
+        is back within moments instead of after every queued job has run.
         """
-        with ThreadPoolExecutor(len(self.workers)) as threads:
+        threads = ThreadPoolExecutor(len(self.workers))
+        try:
             futures = {threads.submit(job): key for key, job in jobs}
             for future in as_completed(futures):
                 yield futures[future], future.result()
+        except BaseException:
+            threads.shutdown(wait=False, cancel_futures=True)
+            for worker in self.workers:
+                worker.kill()
+            raise
+        threads.shutdown(wait=True)

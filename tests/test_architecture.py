@@ -209,6 +209,7 @@ def test_a_toy_method_is_one_class_and_one_registry_line(tiny_cfg, tmp_path, mon
     """FedAvg of B only, with A trained but kept local: a method in a few lines."""
     from fl_core.run import loop
     from fl_core import methods
+    from fl_core.cards import MethodCard
     from fl_core.methods.base import SingleAdapterMethod
     from fl_core.rundir.reader import read_run
 
@@ -216,7 +217,7 @@ def test_a_toy_method_is_one_class_and_one_registry_line(tiny_cfg, tmp_path, mon
         name = "local-a"
         exchanged_kinds, trained_kinds = "B", "AB"
 
-    monkeypatch.setitem(methods.METHODS, "local-a", LocalA)  # the registry line
+    monkeypatch.setitem(methods.METHODS, "local-a", MethodCard("local-a", LocalA))  # the registry line
     run = read_run(loop.train(tiny_cfg(method="local-a", rounds=1), tmp_path / "toy", progress=False))
     assert run.meta["method"] == "local-a" and len(run.rounds) == 3
 
@@ -224,6 +225,25 @@ def test_a_toy_method_is_one_class_and_one_registry_line(tiny_cfg, tmp_path, mon
 def test_old_run_json_settings_are_read():
     cfg = RunConfig.from_dict({"method": "celora", "extra": {"dpo_beta": 0.2, "celora_tau": 0.5}})
     assert cfg.settings == {"dpo": {"beta": 0.2}, "celora": {"tau": 0.5}}
-    from fl_core.methods.celora import CELoRAConfig
+    from fl_core.methods.celora_config import CELoRAConfig
 
     assert cfg.settings_of("celora", CELoRAConfig).tau == 0.5
+
+
+def test_cards_match_their_implementations():
+    """A card is the one declaration: each class carries its card's capabilities, its download policy and
+    the evaluations ``--evals`` may name exist."""
+    from fl_core.cards import BENCHMARK_NAMES
+    from fl_core.evaluation.metrics import BENCHMARKS
+    from fl_core.methods import METHODS
+    from fl_core.objectives import OBJECTIVES
+    from fl_core.transports.downloads import DOWNLOAD_POLICIES
+
+    assert set(BENCHMARKS) == set(BENCHMARK_NAMES)
+    for name, card in METHODS.items():
+        cls = card.load()
+        assert cls.name == name and cls.composes_with_ecolora == card.composes_with_ecolora
+        assert cls.config_type is card.config_type and cls.objectives == card.objectives
+        assert card.ecolora_download in DOWNLOAD_POLICIES
+    for name, card in OBJECTIVES.items():
+        assert card.load().name == name

@@ -21,12 +21,15 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from fl_core.data.records import Example, PreferencePair
 from fl_core.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The number of synthetic K-means categories for uncategorised data: the paper
 # does not state it; 8 matches the number of Dolly-15k categories.
@@ -168,6 +171,8 @@ def kmeans_categories(texts: Sequence[str], n_clusters: int, seed: int) -> list[
 
 def category_histograms(parts: Sequence[np.ndarray], categories: Sequence[str]) -> pd.DataFrame:
     """Sample counts, one row per client (index ``client``), one column per category."""
+    import pandas as pd  # only here: checking a --partition name must not import pandas
+
     names, codes = _codes(categories)
     counts = np.stack([np.bincount(codes[part], minlength=len(names)) for part in parts])
     return pd.DataFrame(counts, index=pd.RangeIndex(len(parts), name="client"), columns=names.tolist())

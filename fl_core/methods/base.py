@@ -9,18 +9,10 @@ client turns it into its starting adapter (``client_start``), what it sends back
 how the server aggregates (``aggregate``). The transport turns those vectors into real
 messages; a schedule (:mod:`fl_core.schedules`) drives the rounds.
 
-What a method supports is declared as class attributes and checked once, before any
-model load, by :func:`fl_core.run.capabilities.check`:
-
-* ``objectives`` — local objectives it trains with;
-* ``schedules`` — round schedules it runs under, ``None`` for all (FedBuff mixes a stale
-  update into one shared global adapter, so only :class:`SingleAdapterMethod` sets ``None``);
-* ``composes_with_ecolora`` and ``ecolora_download`` — whether EcoLoRA wraps it and with
-  which download policy (:data:`fl_core.transports.downloads.DOWNLOAD_POLICIES`);
-* ``remote_clients`` and ``remote_clients_reason`` — whether its clients can train on
-  remote workers (an executor whose ``remote`` is True), and why not;
-* ``config_type`` — its typed settings (a dataclass declared with
-  :func:`fl_core.run.settings.setting`), or None.
+What a method supports (objectives, schedules, EcoLoRA composition and download policy,
+typed settings, remote clients) is declared on its card in :data:`fl_core.methods.METHODS`
+(:class:`fl_core.cards.MethodCard`), checked once, before any model load, by
+:func:`fl_core.run.capabilities.check`, and copied onto the class when the class is defined.
 
 :class:`SingleAdapterMethod` is the family with one shared global adapter vector; its
 verbs are FedAvg (FedIT is this class, named).
@@ -47,32 +39,29 @@ class Method(ABC):
     name: ClassVar[str]
     exchanged_kinds: ClassVar[str] = "AB"  # what travels
     trained_kinds: ClassVar[str] = "AB"  # what the local optimiser updates
-    objectives: ClassVar[tuple[str, ...]] = ("sft",)
-    schedules: ClassVar[tuple[str, ...] | None] = ("sync", "deadline")  # None: every registered schedule
-    composes_with_ecolora: ClassVar[bool] = False
-    ecolora_download: ClassVar[str] = "broadcast"
+    # declared on the card (fl_core.cards.MethodCard), copied here by __init_subclass__
+    objectives: ClassVar[tuple[str, ...]]
+    schedules: ClassVar[tuple[str, ...] | None]
+    composes_with_ecolora: ClassVar[bool]
+    ecolora_download: ClassVar[str]
     config_type: ClassVar[type | None] = None
+    why_not: ClassVar[str]
+    remote_clients: ClassVar[bool]
+    remote_clients_reason: ClassVar[str]
+    reads: ClassVar[tuple[str, ...]]
 
-    why_not: ClassVar[str] = ""  # why the schedules it lacks do not fit it (for the refusal)
-    remote_clients: ClassVar[bool] = True  # its clients can train on remote workers (--executor ray)
-    remote_clients_reason: ClassVar[str] = ""  # why not (for the refusal)
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        from fl_core.methods import METHODS
 
-    @classmethod
-    def unsupported(cls, cfg) -> str | None:
-        """Why this method cannot run ``cfg`` (objective, schedule, EcoLoRA), or None."""
-        if cfg.objective not in cls.objectives:
-            return f"method {cls.name!r} does not support objective {cfg.objective!r}"
-        if cls.schedules is not None and cfg.schedule not in cls.schedules:
-            from fl_core.schedules import get_schedule
-
-            label = get_schedule(cfg.schedule).label
-            return f"{cls.name} does not run under {label}" + (f": {cls.why_not}" if cls.why_not else "")
-        if cfg.ecolora is not None and not cls.composes_with_ecolora:
-            return f"method {cls.name!r} does not compose with EcoLoRA"
-        return None
+        card = METHODS.get(cls.__dict__.get("name"))
+        if card is not None and card.impl in (cls, f"{cls.__module__}:{cls.__qualname__}"):
+            card.apply(cls)
 
     def __init__(self, cfg, base: BaseModel) -> None:
-        if (reason := self.unsupported(cfg)) is not None:
+        from fl_core.methods import method_card
+
+        if (reason := method_card(self.name).unsupported(cfg)) is not None:
             raise ConfigError(reason)
         self.cfg = cfg
         self.base = base
@@ -203,9 +192,6 @@ class Method(ABC):
 
 class SingleAdapterMethod(Method):
     """One shared global adapter vector, FedAvg-aggregated (sample-weighted, Eq. 2 with coverage)."""
-
-    objectives = ("sft", "dpo")
-    schedules = None  # one shared layout: FedBuff's staleness mixing works too
 
     def __init__(self, cfg, base: BaseModel) -> None:
         super().__init__(cfg, base)

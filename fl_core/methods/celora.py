@@ -21,7 +21,7 @@ j of round t+1 it builds j's own aggregate
   :meth:`CELoRA.bind_federation`. It stands for a summary a client would send once when it
   registers (a few bytes per category); those bytes are not in the trace.
 * tau -> infinity gives FedAvg of the pool; small tau gives each client mostly itself and
-  its look-alikes. Defaults tau = 0.2, mix = 0.5 (:class:`CELoRAConfig`; ``--celora-tau``,
+  its look-alikes. Defaults tau = 0.2, mix = 0.5 (:class:`~fl_core.methods.celora_config.CELoRAConfig`; ``--celora-tau``,
   ``--celora-mix``).
 * Round 0 sends everyone the initial C = 0 (so Delta W = 0).
 
@@ -36,8 +36,6 @@ for EcoLoRA's download path to trail.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from fl_core.model.adapter import Layout
@@ -46,20 +44,9 @@ from fl_core.codec.rounding import fp16_exact
 from fl_core.methods.base import SingleAdapterMethod
 from fl_core.methods.tri_lora import tri_lora_config
 from fl_core.model.base import BaseModel
-from fl_core.run.settings import setting
 from fl_core.transports.messages import Upload
 
 LOCAL_AB = "celora_local_ab"
-
-
-@dataclass
-class CELoRAConfig:
-    """Personalised-aggregation hyperparameters."""
-
-    tau: float = setting(0.2, "CE-LoRA: softmax temperature over client similarities (large = FedAvg).",
-                         min=0, min_open=True)
-    mix: float = setting(0.5, "CE-LoRA: weight of parameter-space similarity (1 - mix for data space).",
-                         min=0, max=1)
 
 
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
@@ -72,15 +59,7 @@ class CELoRA(SingleAdapterMethod):
     name = "celora"
     exchanged_kinds = "C"
     trained_kinds = "ABC"
-    composes_with_ecolora = False
-    objectives = ("sft", "dpo")
-    schedules = ("sync", "deadline")
-    remote_clients = False  # client_finish hands the server each client's whole adapter for evaluation
-    remote_clients_reason = ("its evaluation reads each client's final local adapter from the server's memory, "
-                             "which a remote worker cannot hand back; use --executor local")
-    why_not = "its downloads are personalised per client"
     personalised = True  # eval.csv also reports each client's own model (fl_core.evaluation.metrics.personalised_metrics)
-    config_type = CELoRAConfig
 
     def __init__(self, cfg, base: BaseModel) -> None:
         super().__init__(cfg, base)

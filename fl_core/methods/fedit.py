@@ -6,4 +6,3 @@ class FedIT(SingleAdapterMethod):
     """FedAvg over both LoRA factors: the single-adapter family's verbs, named."""
 
     name = "fedit"
-    composes_with_ecolora = True

@@ -8,4 +8,3 @@ class FFALoRA(SingleAdapterMethod):
     name = "ffa-lora"
     exchanged_kinds = "B"
     trained_kinds = "B"
-    composes_with_ecolora = True

@@ -51,10 +51,6 @@ class FLoRA(MultiRankMethod):
     """Stacking aggregation of heterogeneous-rank LoRA adapters."""
 
     name = "flora"
-    # DPO's frozen-base reference would move as the global adapter is merged into the base weights
-    objectives = ("sft",)
-    composes_with_ecolora = True
-    ecolora_download = "stack"  # the exact stack, not a trailing broadcast adapter
 
     def __init__(self, cfg, base) -> None:
         super().__init__(cfg, base)

@@ -43,10 +43,6 @@ class Target:
 class MultiRankMethod(Method):
     """A method whose clients train LoRA adapters of heterogeneous ranks."""
 
-    schedules = ("sync", "deadline")
-    why_not = ("FedBuff's staleness-weighted mixing assumes one shared adapter layout, "
-               "and heterogeneous ranks have one per client")
-
     def __init__(self, cfg, base: BaseModel) -> None:
         self.ranks = sorted(set(cfg.ranks), reverse=True)
         super().__init__(cfg, base)

@@ -49,9 +49,6 @@ class HLoRA(MultiRankMethod):
     """Product-space aggregation of heterogeneous-rank adapters, SVD re-factorised per client rank."""
 
     name = "hlora"
-    # DPO's frozen-base reference would move as the global adapter is merged into the base weights
-    objectives = ("sft",)
-    composes_with_ecolora = False
 
     def __init__(self, cfg, base) -> None:
         super().__init__(cfg, base)

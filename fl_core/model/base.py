@@ -14,11 +14,14 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
+from fl_core.rundir.atomic import user_mode
 from fl_core.run.device import Compute, resolve
 from fl_core.errors import ModelError
+
+if TYPE_CHECKING:  # torch is imported where a model is built: checking --model needs none
+    import torch
 
 DEFAULT_MODEL = "smollm2-135m"
 TINY_MODEL = "tiny-llama"
@@ -55,6 +58,7 @@ def _smollm2_gguf_dir() -> Path:
 
 def _convert_smollm2(target: Path) -> None:
     """Dequantise the shipped GGUF once and save a plain bf16 HF folder at ``target`` (atomically)."""
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src = _smollm2_gguf_dir()
@@ -66,6 +70,7 @@ def _convert_smollm2(target: Path) -> None:
     model = model.to(torch.bfloat16)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    user_mode(tmp)
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -82,6 +87,7 @@ def _convert_smollm2(target: Path) -> None:
 
 def _tiny_llama(seed: int) -> BaseModel:
     """A random-init Llama (hidden 64, 4 layers) with a byte-level tokenizer: real code path, 0.02 s/step."""
+    import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from fl_core.model.tiny_tokenizer import byte_tokenizer

@@ -31,19 +31,10 @@ from fl_core.run.device import to_device
 from fl_core.errors import ConfigError, ModelError
 from fl_core.evaluation.metrics import continuation_logprobs, scored_logprobs
 from fl_core.model.base import adapters_disabled
+from fl_core.objectives.dpo_config import DEFAULT_BETA, DPOConfig
 from fl_core.objectives.local import local_train
 from fl_core.objectives.sft import IGNORE, TokenizedExample, collate, tokenize_responses
-from fl_core.run.settings import check_limits, setting
-
-DEFAULT_BETA = 0.1  # Rafailov et al. (2023); TRL's and OpenFedLLM's default
-
-
-@dataclass
-class DPOConfig:
-    """DPO's settings (``--dpo-beta``)."""
-
-    beta: float = setting(DEFAULT_BETA, "DPO: strength of the KL anchor to the frozen base model.",
-                          min=0, min_open=True)
+from fl_core.run.settings import check_limits
 
 
 @dataclass
@@ -130,7 +121,6 @@ class DPOObjective:
     """DPO on preference pairs, the frozen base model as reference."""
 
     name = "dpo"
-    config_type = DPOConfig
 
     def __init__(self, tokenizer, max_len: int, beta: float = DEFAULT_BETA) -> None:
         check_limits(DPOConfig(beta), prefix="dpo_")

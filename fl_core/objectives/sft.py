@@ -59,7 +59,6 @@ class SFTObjective:
     """Causal-LM loss on responses (the QA task of the paper)."""
 
     name = "sft"
-    config_type = None
 
     def __init__(self, tokenizer, max_len: int) -> None:
         self.tokenizer = tokenizer

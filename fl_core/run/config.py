@@ -3,8 +3,8 @@
 Each field is declared once with :func:`fl_core.run.settings.setting` (default, help text,
 flag, range); ``netbench train`` generates its options from that metadata. A component's
 own hyperparameters live in its typed config beside it (``EcoLoRAConfig`` in
-:mod:`fl_core.transports.ecolora_config`, ``CELoRAConfig`` beside CE-LoRA, ``DPOConfig``
-beside DPO, ``DeadlineConfig`` beside the deadline schedule); ``RunConfig.settings`` holds
+:mod:`fl_core.transports.ecolora_config`, ``CELoRAConfig`` and ``DPOConfig`` in
+``*_config`` modules beside CE-LoRA and DPO, ``DeadlineConfig`` beside the deadline schedule); ``RunConfig.settings`` holds
 their values by component name and :meth:`RunConfig.settings_of` returns them typed and
 validated. Combinations of components are checked by :func:`fl_core.run.capabilities.check`.
 """

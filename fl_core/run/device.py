@@ -15,13 +15,16 @@ import platform
 import time
 from dataclasses import dataclass
 from functools import cached_property
-
-import torch
+from typing import TYPE_CHECKING
 
 from fl_core.errors import ConfigError
 
+if TYPE_CHECKING:
+    import torch
+
 DEVICES = ("auto", "cpu", "cuda", "cuda:N")
-DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+#: ``--dtype`` names (each is the name of a torch dtype); checked without importing torch
+DTYPES = ("float32", "bfloat16", "float16")
 
 
 def check_device_spec(spec: str) -> None:
@@ -33,11 +36,10 @@ def check_device_spec(spec: str) -> None:
         raise ConfigError(f"unknown device {spec!r}; choose auto, cpu, cuda or cuda:N")
 
 
-def check_dtype(name: str) -> torch.dtype:
-    """The torch dtype of a ``--dtype`` name."""
+def check_dtype(name: str) -> None:
+    """Refuse an unknown ``--dtype`` name (without importing torch: refusals come before heavy imports)."""
     if name not in DTYPES:
         raise ConfigError(f"unknown dtype {name!r} for the base weights; choose one of {', '.join(DTYPES)}")
-    return DTYPES[name]
 
 
 def _cpu_name() -> str:
@@ -67,12 +69,16 @@ class Compute:
     def name(self) -> str:
         """Human name of the device, e.g. ``NVIDIA H200`` or the CPU model."""
         if self.device.type == "cuda":
+            import torch
+
             return torch.cuda.get_device_name(self.device)
         return _cpu_name()
 
     def synchronize(self) -> None:
         """Wait for the work queued on the device (a no-op on the CPU)."""
         if self.device.type == "cuda":
+            import torch
+
             torch.cuda.synchronize(self.device)
 
     def now(self) -> float:
@@ -83,6 +89,8 @@ class Compute:
     def peak_memory_bytes(self) -> int | None:
         """Peak accelerator memory allocated so far (None on the CPU)."""
         if self.device.type == "cuda":
+            import torch
+
             return int(torch.cuda.max_memory_allocated(self.device))
         return None
 
@@ -96,8 +104,11 @@ def resolve(device: str = "auto", dtype: str = "float32") -> Compute:
 
     Raises :class:`ConfigError` with one line that says what is missing.
     """
+    import torch
+
     check_device_spec(device)
-    torch_dtype = check_dtype(dtype)
+    check_dtype(dtype)
+    torch_dtype = getattr(torch, dtype)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda"):

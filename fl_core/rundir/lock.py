@@ -62,11 +62,11 @@ def folder_lock(folder: str | os.PathLike, what: str = "run", option: str = "--o
 
     ``what`` names the holder's job in the refusal ("train", "sweep"), ``option`` the
     command-line option that chose the folder (for the message if it cannot be created). On exit the lock
-    file is removed, and ``folder`` too if this call created it and nothing else was
-    written there, so a refused or failed start leaves nothing behind.
+    file is removed, and ``folder`` too (with the parents this call created) if nothing
+    else was written there, so a refused or failed start leaves nothing behind.
     """
     folder = Path(folder)
-    created = not folder.exists()
+    created = [p for p in (folder, *folder.absolute().parents) if not p.exists()]  # deepest first
     check_out_dir(folder, option)
     path = folder / LOCK_NAME
     try:
@@ -83,8 +83,8 @@ def folder_lock(folder: str | os.PathLike, what: str = "run", option: str = "--o
         except OSError:
             pass
         os.close(fd)
-        if created:
+        for made in created:
             try:
-                folder.rmdir()  # only succeeds when empty
+                made.rmdir()  # only succeeds when empty
             except OSError:
-                pass
+                break

@@ -1,7 +1,8 @@
 """What every round schedule shares: its capability attributes and the arrival-time interfaces.
 
 A schedule is a class with ``name``, ``label`` (for messages), ``needs_arrivals`` (it
-takes transfer times from the network), ``resumable``, ``config_type`` (its typed
+takes transfer times from the network), ``resumable``, ``reads`` (``RunConfig`` fields only it
+reads), ``config_type`` (its typed
 settings or None) and ``run(ctx, arrivals) -> Path``, where ``ctx`` is a
 :class:`fl_core.run.context.RunContext`.
 
@@ -50,6 +51,7 @@ class Schedule:
     needs_arrivals: ClassVar[bool] = False
     resumable: ClassVar[bool] = True
     config_type: ClassVar[type | None] = None
+    reads: ClassVar[tuple[str, ...]] = ()  # RunConfig fields only this schedule reads (refused for others)
 
     def run(self, ctx, arrivals=None) -> Path:
         raise NotImplementedError

@@ -59,8 +59,10 @@ class DeadlineConfig:
         """What the declared limits cannot say: a deadline is required, the trace must be readable."""
         if self.deadline_s is None:
             raise ConfigError("the deadline schedule needs --deadline SECONDS")
-        if self.availability_trace is not None:
-            read_availability_trace(self.availability_trace)
+        traces = read_availability_trace(self.availability_trace) if self.availability_trace is not None else {}
+        if self.availability == 0 and not any("1" in on for on in traces.values()):
+            raise ConfigError("availability 0: no invited client is ever available, so no round could aggregate "
+                              "anything; give a probability > 0 (or an --availability-trace with 1s)")
 
 
 def read_availability_trace(path: str) -> dict[int, str]:

@@ -53,6 +53,7 @@ class FedBuffSchedule(Schedule):
     label = "FedBuff"
     needs_arrivals = True
     resumable = False  # in-flight clients are not checkpointed
+    reads = ("staleness_exponent",)
 
     def run(self, ctx, arrivals) -> Path:
         """Train ``cfg.rounds`` buffered aggregations; rows carry dispatch/arrival times and staleness."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fl_core.run.federation import sample_participants
 from fl_core.schedules.base import Schedule
 
 
@@ -14,6 +13,8 @@ class SyncSchedule(Schedule):
     label = "synchronous rounds"
 
     def run(self, ctx, arrivals=None) -> Path:
+        from fl_core.run.federation import sample_participants  # data loaders: not needed to check a config
+
         ctx.start()
         for t in range(ctx.completed + 1, ctx.cfg.rounds):
             ctx.begin_round(t)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fl_core.codec.payload import sparse_codec_name
 from fl_core.codec.segments import check_segments
 from fl_core.errors import ConfigError
 from fl_core.run.settings import check_limits, setting
@@ -43,7 +42,9 @@ class EcoLoRAConfig:
 
     @property
     def sparse_codec(self) -> str:
-        """Payload codec name of sparse messages (``fl_core.codec.payload``)."""
+        """Payload codec name of sparse messages (``fl_core.codec.payload``, imported here: it needs torch)."""
+        from fl_core.codec.payload import sparse_codec_name
+
         return sparse_codec_name("golomb" if self.encode else {16: "raw16", 32: "raw"}[self.raw_position_bits])
 
     def validate(self, participants: int) -> None:

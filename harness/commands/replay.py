@@ -30,8 +30,10 @@ def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: 
            **shorthands) -> None:
     """Replay RUN's recorded message sizes and compute times through ns-3 on a scenario."""
     from fl_core.rundir import atomic
-    from fl_core.rundir.atomic import check_out_dir
+    from fl_core.rundir.atomic import check_can_create
+    from fl_core.rundir.lock import folder_lock
     from fl_core.rundir.reader import read_run
+    from harness.cli import continue_command, on_interrupt
     from harness.replay import replay as replay_run
     from harness.timing import summarize, write_table
 
@@ -44,12 +46,14 @@ def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: 
     else:
         scenario = shorthand_scenario(network, links=links, links_seed=links_seed, **shorthands)
     record = read_run(run)
-    check_out_dir(out)
-    timing = replay_run(record, scenario)
-    summary = summarize(timing)
-    atomic.write_json(out / "scenario.json", {**scenario.resolved(), "hash": scenario.hash})
-    write_table(timing, out / "timing")
-    write_table(summary, out / "summary")
+    check_can_create(out)
+    on_interrupt(lambda: f"nothing was written to {out}; start again with: {continue_command()}")
+    with folder_lock(out, "replay"):  # one writer per folder; a failed replay leaves no folder it created
+        timing = replay_run(record, scenario)
+        summary = summarize(timing)
+        atomic.write_json(out / "scenario.json", {**scenario.recorded(), "hash": scenario.hash})
+        write_table(timing, out / "timing")
+        write_table(summary, out / "summary")
     click.echo(summary[["scenario", "run", "method", "rounds", "total_s", "computation_s", "communication_s",
                         "goodput_up_mbps", "goodput_down_mbps", "ns3_over_analytic"]]
                .to_string(index=False, float_format="{:.4g}".format))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -17,14 +18,23 @@ __all__ = ["scenarios"]
                    "provenance, licence and statistics (key measured_traces).")
 def scenarios(check: tuple[Path, ...], show: str | None) -> None:
     """List the built-in scenarios (name, hash, description); with --check, validate files instead."""
+    from fl_core.errors import NetbenchError
     from harness.scenario import builtins as scenario_builtins
     from harness.scenario import load_scenario
     from harness.scenario.toml import load_file
 
     if check:
-        for path in check:
-            scenario = load_file(path)
+        bad = 0
+        for path in check:  # every file is checked: one line each, an error line for each bad one
+            try:
+                scenario = load_file(path)
+            except NetbenchError as exc:
+                click.echo(f"error: {exc}", err=True)
+                bad += 1
+                continue
             click.echo(f"ok: {path}: scenario {scenario.name!r}, hash {scenario.hash}, engine {scenario.engine}")
+        if bad:
+            sys.exit(2)
         return
     if show is not None:
         from ns3_scenarios.trace_library import provenance_of

@@ -1,6 +1,7 @@
 """``netbench sweep``: run directories x scenarios, resumable, one failure does not stop the rest."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,8 @@ __all__ = ["sweep"]
               help="Comma-separated UP/DOWN pairs in Mbps, each a shorthand scenario with the flags below.")
 @scenario_options
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes; each imports ns-3 once (~10 s, ~640 MB). 2 cores gain little from 2.")
+              help="Worker processes; each imports ns-3 once (~10 s, ~640 MB); at most the machine's cores. 2 cores "
+                   "gain little from 2.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: --jobs ns-3 worker processes here; ray: cells as Ray tasks (RAY_ADDRESS joins a "
                    "cluster, else a local instance), each Ray worker importing ns-3 once; --jobs caps the cells "
@@ -34,10 +36,10 @@ def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks
           out: Path, progress: bool, **shorthands) -> None:
     """Replay every RUN through every scenario; merge into one timing and one summary table."""
     from fl_core.rundir.lock import folder_lock
-    from harness.cli import on_interrupt
+    from harness.cli import continue_command, on_interrupt
     from harness.sweep import run_sweep
 
-    on_interrupt(lambda: "run the same command again: finished cells are kept and skipped")
+    on_interrupt(lambda: f"finished cells are kept; continue with: {continue_command()}")
 
     chosen = [s for group in scenarios for s in group]
     if not scenarios or explicit(ctx, ["networks"]):
@@ -45,6 +47,10 @@ def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks
     elif explicit(ctx, SHORTHANDS):
         raise click.UsageError(f"{', '.join(explicit(ctx, SHORTHANDS))} shape the --networks scenarios; with "
                                "--scenario alone put them in the scenario file, or give --networks too")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if executor == "local" and jobs > cores:
+        click.echo(f"--jobs {jobs}: this machine has {cores} cores; running {cores} ns-3 workers", err=True)
+        jobs = cores
     if executor == "ray":
         from fl_core.executors import import_ray
 

@@ -60,3 +60,7 @@ def table(runs: tuple[Path, ...], timing: Path | None, metric: str, target: floa
                    + theirs.to_string(index=False, float_format=lambda v: f"{v:g}", na_rep="-"))
     if out is not None:
         atomic.write_frame(out, frame)
+    if target is not None and "target_round" in frame and frame["target_round"].isna().all():
+        side = "<=" if metric.endswith("loss") else ">="
+        click.echo(f"note: no run reaches {metric} {side} {target:g} in any evaluated round "
+                   f"(target_round is empty)", err=True)

@@ -28,7 +28,8 @@ from typing import Any
 from ns3_scenarios.checks import number as check_number
 from ns3_scenarios.checks import parse_duration, parse_rate, probability
 from ns3_scenarios.errors import ScenarioError
-from ns3_scenarios.network import Network, heterogeneous_links
+from ns3_scenarios.links import CapacityTrace
+from ns3_scenarios.network import Network, check_rate, heterogeneous_links
 
 #: Schedules a scenario may name (``fl_core.schedules.SCHEDULES`` once it exists).
 _SCHEDULES_FALLBACK = ("sync", "fedbuff", "deadline")
@@ -175,6 +176,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _trace_digests(value: Any) -> Any:
+    """``value`` (JSON-able data) with every capacity trace's points replaced by its summary and digest."""
+    if isinstance(value, Mapping):
+        if set(value) == {"source", "period_s", "times_s", "bps"}:
+            return CapacityTrace.from_dict(value).summary_dict()
+        return {k: _trace_digests(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trace_digests(v) for v in value]
+    return value
+
+
 def network_dict(network: Network) -> dict:
     """A :class:`Network` as JSON-able data: the five base fields, plus every impairment that is set.
 
@@ -240,6 +252,9 @@ class Scenario:
                                                            low_open=True))
         object.__setattr__(self, "over_selection", check_number(self.over_selection, "round.over_selection", low=1.0))
         object.__setattr__(self, "availability", probability(self.availability, "round.availability"))
+        if self.availability == 0:
+            raise ScenarioError("round.availability: 0 means no invited client is ever available, so no round "
+                                "could aggregate anything; give a probability > 0")
 
     def _check_engine_fits(self) -> None:
         """Refuse links the engine cannot simulate, at load (``--check``), not at the first round."""
@@ -270,6 +285,11 @@ class Scenario:
             "round": {"schedule": self.schedule, "deadline_s": self.deadline_s,
                       "over_selection": self.over_selection, "availability": self.availability},
         }
+
+    def recorded(self) -> dict:
+        """What ``scenario.json``/``scenarios.json`` keep: :meth:`resolved` with each capacity trace as its
+        digest (source, period, points, mean rate, sha256), not its points."""
+        return _trace_digests(self.resolved())
 
     @property
     def hash(self) -> str:

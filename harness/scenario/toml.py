@@ -42,10 +42,16 @@ class _Context:
         return ScenarioError(f"{self.origin}: {exc}")
 
 
-def _table(value: Any, where: str) -> dict:
+def _table(value: Any, where: str, expected: str = "a table") -> dict:
+    """``value`` as a dict; otherwise one line naming ``where`` and what is ``expected`` (with its short forms)."""
     if not isinstance(value, Mapping):
-        raise ScenarioError(f"{where}: expected a table, got {value!r}")
+        raise ScenarioError(f"{where}: expected {expected}, got {value!r}")
     return dict(value)
+
+
+#: what is shown when a value is given where these tables are expected
+_DIRECTION_EXAMPLE = "a table such as {loss = 0.01} (or loss = 0.01 directly under the link, for both directions)"
+_QUEUE_EXAMPLE = 'a table such as {limit = 100, unit = "packets"}'
 
 
 def _keys(table: Mapping, allowed: tuple[str, ...] | list[str], where: str) -> None:
@@ -120,7 +126,8 @@ def parse_loss(value: Any, where: str) -> Loss | None:
     rate = 0.01, mean_burst = 4}`` (the channel with that stationary loss and mean burst)."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return build(RandomLoss, {"rate": value}, where)
-    table = _table(value, where)
+    table = _table(value, where, 'a rate such as 0.01 or a table such as {kind = "gilbert-elliott", rate = 0.01, '
+                                 'mean_burst = 4}')
     kind = table.pop("kind", "random")
     if kind not in LOSS_KINDS:
         raise ScenarioError(f"{where}.kind: unknown loss kind {kind!r}: expected one of {', '.join(LOSS_KINDS)}")
@@ -136,7 +143,8 @@ def parse_trace(value: Any, where: str, ctx: _Context, direction: str = "up") ->
     measured trace of the library: ``"trace/<name>"`` / ``{library = "trace/<name>"}`` (its ``direction``)."""
     if isinstance(value, str):
         value = {"library": value} if value.startswith(trace_library.PREFIX) else {"file": value}
-    table = _table(value, where)
+    table = _table(value, where, 'a file name such as "trace.csv", a library trace such as "trace/<name>", or a table '
+                                 'such as {generate = {mean = "5Mbps"}}')
     _keys(table, ("file", "generate", "library"), where)
     if len(table) != 1:
         raise ScenarioError(f"{where}: give exactly one of file, generate, library")
@@ -199,12 +207,12 @@ def parse_link(table: Mapping, where: str, ctx: _Context, *, server_link_bps: fl
                             f"{', '.join(TCP_CONFIGS)}")
     shorthand = {k: table[k] for k in DIRECTION_KEYS if k in table}
     for key, name in (("uplink", "up"), ("downlink", "down")):
-        impairments = _direction(_table(table.get(key, {}), f"{where}.{key}"), f"{where}.{key}", ctx, shorthand,
-                                 where, name)
+        impairments = _direction(_table(table.get(key, {}), f"{where}.{key}", _DIRECTION_EXAMPLE), f"{where}.{key}",
+                                 ctx, shorthand, where, name)
         if impairments is not None:
             fields[name] = impairments
     if "queue" in table:
-        fields["queue"] = build(Queue, _table(table["queue"], f"{where}.queue"), f"{where}.queue")
+        fields["queue"] = build(Queue, _table(table["queue"], f"{where}.queue", _QUEUE_EXAMPLE), f"{where}.queue")
     if "cross" in table:
         flows = table["cross"]
         if not isinstance(flows, list):
@@ -411,7 +419,7 @@ def load_file(path: str | Path) -> Scenario:
     """A :class:`Scenario` from a TOML file (its name defaults to the file's stem)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is not TOML
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read scenario file ({exc})") from None
     return load_text(text, name=path.stem, origin=str(path), folder=path.parent)
