@@ -5,9 +5,12 @@ and the FedBuff schedule call them.
 """
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
-from fl_core.transports.messages import Upload
+if TYPE_CHECKING:  # torch is imported where a tensor is computed: the schedules registry reads this module
+    import torch
+
+    from fl_core.transports.messages import Upload
 
 
 def masked_weighted_average(previous: torch.Tensor, uploads: list[Upload]) -> torch.Tensor:
@@ -15,6 +18,8 @@ def masked_weighted_average(previous: torch.Tensor, uploads: list[Upload]) -> to
 
     Entries no upload covers keep ``previous``; with full coverage this is FedAvg.
     """
+    import torch
+
     num = torch.zeros_like(previous)
     den = torch.zeros_like(previous)
     for u in uploads:
