@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +41,12 @@ from fl_core.methods import get_method
 from fl_core.model import load_base_model
 from fl_core.objectives import get_objective
 from fl_core.recorder import Recorder
+from fl_core.shapes import RANDOM_INIT
 from fl_core.rundir import RunWriter, sha256
 from fl_core.transports import make_transport
 from fl_core.transports.messages import Upload
 
+_log = logging.getLogger(__name__)
 
 @dataclass
 class ClientResult:
@@ -86,7 +89,7 @@ class RunContext:
         self.method.load_global()
         row = {"round": round_idx, "eval_loss": heldout_loss(self.method.model, self.objective, self.heldout)}
         row.update(self.objective.extra_metrics(self.method.model, self.heldout))
-        names = self.cfg.evals if self.cfg.evals is not None else DEFAULT_BENCHMARKS.get(self.cfg.objective, ())
+        names = self.cfg.evals if self.cfg.evals is not None else self.default_benchmarks()
         row.update(run_benchmarks(names, heldout=self.federation.heldout, arc_limit=arc_limit,
                                   mmlu_limit=self.cfg.mmlu_subset, seed=self.cfg.seed,
                                   score=functools.partial(self._accuracy, round_idx)))
@@ -99,6 +102,17 @@ class RunContext:
                                             functools.partial(self.clients.load, staged=True),
                                             self.heldout_by_category))
         return row
+
+    def default_benchmarks(self) -> tuple[str, ...]:
+        """The objective's benchmarks; none for a random-init shape (said once, on stderr)."""
+        names = DEFAULT_BENCHMARKS.get(self.cfg.objective, ())
+        if names and self.base.info.get("weights") == RANDOM_INIT:
+            if not getattr(self, "_said_skip", False):
+                _log.warning("%s has random weights: %s skipped (they would score chance); eval loss only",
+                             self.cfg.model, ", ".join(names))
+                self._said_skip = True
+            return ()
+        return names
 
     def _accuracy(self, round_idx: int, benchmark: str, questions: list, prompt=mc_prompt, separator: str = " ") -> float:
         """Multiple-choice accuracy of the global adapter; of the base model (round -1): cached on disk."""

@@ -78,9 +78,15 @@ def replay_record(
 
 def measured_on(meta: Mapping) -> str:
     """Where a run measured its compute times, for the ``compute_source`` column:
-    `` [cuda:0 NVIDIA H200, bfloat16]`` from run.json's ``compute`` (empty for runs without it)."""
+    `` [cuda:0 NVIDIA H200, bfloat16]`` from run.json's ``compute`` (empty for runs without it),
+    and for a ``shape:`` run its shape and ``random-init (shape only)``, so every table and figure
+    that shows the column marks it."""
     compute = meta.get("compute")
-    return f" [{compute['device']} {compute['device_name']}, {compute['dtype']}]" if compute else ""
+    where = f" [{compute['device']} {compute['device_name']}, {compute['dtype']}]" if compute else ""
+    model = meta.get("model") or {}
+    if model.get("weights", "pretrained") != "pretrained":
+        where += f" [{model.get('name')}, weights {model['weights']}]"
+    return where
 
 
 def replay(
