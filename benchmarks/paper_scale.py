@@ -78,7 +78,7 @@ def bytes_rows(model: str, runs: list[Path]) -> list[dict]:
         run = read_run(path)
         r = run.rounds
         values = run.meta["adapter"]["exchanged_elements"]
-        rows.append({"model": model, "method": run.method, "exchanged_values": values,
+        rows.append({"model": model, "method": run.method, "path": str(path), "exchanged_values": values,
                      "dense_fp16_bytes": 2 * values + overhead_bytes(run.meta["base_method"]),
                      "upload_bytes_mean": r["uplink_bytes"].mean(), "upload_bytes_min": r["uplink_bytes"].min(),
                      "upload_bytes_max": r["uplink_bytes"].max(), "download_bytes_mean": r["downlink_bytes"].mean(),
@@ -142,6 +142,28 @@ def main() -> None:
         old = pd.read_csv(runs_csv) if runs_csv.is_file() else pd.DataFrame()
         atomic.write_frame(runs_csv, pd.concat([old, pd.DataFrame(run_rows)], ignore_index=True))
     print(savings(pd.concat(summaries, ignore_index=True)).to_string(index=False, float_format="{:.3g}".format))
+    write_profile(pd.DataFrame(byte_rows), args.results / "reference_paper_scale_cpu_profile.toml")
+
+
+def write_profile(rows: pd.DataFrame, path: Path) -> None:
+    """The measured CPU step times as a ``--compute-profile`` file: per shape, the median of ``train_s`` /
+    ``local_steps`` over its dense FedIT run's client rounds (1 x 64 tokens per step)."""
+    import platform
+
+    from fl_core import atomic
+    from fl_core.device import resolve
+    from harness.compute_profile import run_key
+    from fl_core.rundir import read_run
+
+    lines = [f'origin = "benchmarks/paper_scale.py: median train_s of FedIT client rounds on {resolve("cpu").name}, '
+             f'1 torch thread, a shared 2-vCPU machine ({platform.platform(terse=True)})"']
+    for r in rows[rows["method"] == "fedit"].itertuples():
+        run = read_run(r.path)
+        shape, tokens = run_key(run.meta)
+        per_step = (run.rounds["train_s"] / run.rounds["local_steps"]).median()
+        lines += ["", "[[step]]", f'shape = "{shape}"', f"tokens = {tokens}", 'device = "cpu"',
+                  f"seconds = {per_step:.3f}"]
+    atomic.write_text(path, "\n".join(lines) + "\n")
 
 
 def savings(summary: pd.DataFrame, baseline: str = "fedit", method: str = "fedit+ecolora") -> pd.DataFrame:
