@@ -142,10 +142,12 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        from fl_core.device import check_device_spec, check_dtype
+        from fl_core.device import check_device_spec, check_dtype, check_precision
 
         check_device_spec(self.device)
         check_dtype(self.dtype)
+        if self.device.startswith("cuda"):
+            check_precision("cuda", self.dtype)
         if self.ecolora is not None:
             self.ecolora.validate(self.participants)
 

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from fl_core.client_state import ClientState, ClientStore
 from fl_core.codec.wire import Encoded
 from fl_core.config import RunConfig
-from fl_core.device import resolve
+from fl_core.device import resolve_driver
 from fl_core.eval_cache import cached_accuracy
 from fl_core.evaluate import (
     DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, personalised_metrics, run_benchmarks,
@@ -40,6 +40,7 @@ from fl_core.federation import Federation, build_federation, load_examples
 from fl_core.methods import get_method
 from fl_core.model import load_base_model
 from fl_core.objectives import get_objective
+from fl_core.objectives.local import warm_up
 from fl_core.recorder import Recorder
 from fl_core.shapes import RANDOM_INIT
 from fl_core.rundir import RunWriter, sha256
@@ -67,7 +68,7 @@ class RunContext:
         self.cfg, self.out, self.progress = cfg, Path(out), progress
         self.executor = executor or LocalExecutor()
         torch.set_num_threads(cfg.threads)
-        self.compute = resolve(cfg.device, cfg.dtype)
+        self.compute = resolve_driver(cfg.device, cfg.dtype, getattr(self.executor, "remote_clients", False))
         self.base = load_base_model(cfg.model, cfg.seed, self.compute, cfg.gradient_checkpointing)
         self.federation: Federation = build_federation(cfg, load_examples(cfg))
         self.method = get_method(cfg.method)(cfg, self.base)
@@ -81,6 +82,7 @@ class RunContext:
         self.writer = RunWriter(self.out, keep_blobs=cfg.keep_blobs)
         self.prepared: dict[int, list] = {}
         self.heldout = self.objective.prepare(self.federation.heldout)
+        self.warmed = False  # CUDA start-up paid (fl_core.objectives.local.warm_up) before the first timed step
         self.bar = None
 
     # -- evaluation -------------------------------------------------------------------------
@@ -143,6 +145,9 @@ class RunContext:
         """The client side of a round: decode ``down``, train, encode the upload; returns the result and
         the client's new state (what a remote worker runs: no client store, no run directory)."""
         cfg, clock = self.cfg, self.compute.now
+        if self.compute.device.type == "cuda" and not self.warmed:
+            warm_up(self.method, self.objective.loss, self.heldout, cfg.batch_size)
+            self.warmed = True
         t0 = clock()
         self.transport.receive_download(down.data, round_idx, client, state)
         decode_s = clock() - t0

@@ -23,20 +23,17 @@ benchmarks (ARC, MMLU, QA) are meaningless on random weights and are not run.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import torch
 
+from fl_core import memory
 from fl_core.errors import ModelError
 
 PREFIX = "shape:"
 RANDOM_INIT = "random-init (shape only)"
 #: values in the seeded random block that is tiled over every weight matrix (odd, ~1 M)
 BLOCK = (1 << 20) + 7
-#: estimated resident memory beyond the base weights while training a LoRA on them (activations of
-#: short sequences with checkpointing, adapter and optimiser state, the interpreter and libraries)
-TRAINING_OVERHEAD_BYTES = 2 << 30
 
 
 @dataclass(frozen=True)
@@ -134,34 +131,20 @@ def parameter_count(shape: Shape) -> int:
     return sum(p.numel() for p in _meta_model(shape, byte_tokenizer()).parameters())
 
 
-def available_memory_bytes(device: torch.device) -> int:
-    """Memory a new base model can use now: free GPU memory, or the host's ``MemAvailable``."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-
-
 def needed_memory_bytes(shape: Shape, dtype: torch.dtype) -> int:
     """Estimated memory to train a LoRA on ``shape``: its weights in ``dtype`` plus a fixed overhead."""
-    return parameter_count(shape) * torch.finfo(dtype).bits // 8 + TRAINING_OVERHEAD_BYTES
+    return memory.training_bytes(parameter_count(shape) * torch.finfo(dtype).bits // 8)
 
 
 def check_fits(shape: Shape, dtype: torch.dtype, device: torch.device, copies: int = 1) -> None:
     """Refuse, with one line, ``copies`` base models of ``shape`` that cannot fit in the memory available."""
-    need, have = copies * needed_memory_bytes(shape, dtype), available_memory_bytes(device)
+    need, have = copies * needed_memory_bytes(shape, dtype), memory.available_memory_bytes(device)
     if need > have:
         what = f"{copies} copies of " if copies > 1 else ""
         raise ModelError(f"{what}shape:{shape.name} in {str(dtype).removeprefix('torch.')} needs about "
-                         f"{need / 2**30:.1f} GiB ({parameter_count(shape) / 1e9:.2f} B parameters + "
-                         f"{TRAINING_OVERHEAD_BYTES / 2**30:.0f} GiB to train) but {device.type} has "
-                         f"{have / 2**30:.1f} GiB available")
+                         f"{memory.gib(need)} ({parameter_count(shape) / 1e9:.2f} B parameters + "
+                         f"{memory.TRAINING_OVERHEAD_BYTES / 2**30:.0f} GiB to train) but {device.type} has "
+                         f"{memory.gib(have)} available")
 
 
 def _fill(flat: torch.Tensor, block2: torch.Tensor, offsets: torch.Tensor) -> None:

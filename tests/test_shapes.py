@@ -60,7 +60,7 @@ def test_tied_shapes_share_the_head():
 
 
 def test_13b_refused_with_an_estimate(monkeypatch):
-    monkeypatch.setattr(shapes, "available_memory_bytes", lambda device: 24 * 2**30)
+    monkeypatch.setattr(shapes.memory, "available_memory_bytes", lambda device: 24 * 2**30)
     with pytest.raises(ModelError) as err:
         shapes.check_fits(shapes.SHAPES["llama2-13b"], torch.bfloat16, torch.device("cpu"))
     message = str(err.value)
