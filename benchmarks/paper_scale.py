@@ -155,7 +155,7 @@ def write_profile(rows: pd.DataFrame, path: Path) -> None:
     from harness.compute_profile import run_key
     from fl_core.rundir import read_run
 
-    lines = [f'origin = "benchmarks/paper_scale.py: median train_s of FedIT client rounds on {resolve("cpu").name}, '
+    lines = [f'origin = "benchmarks/paper_scale.py: median train_s / local_steps of FedIT client rounds on {resolve("cpu").name}, '
              f'1 torch thread, a shared 2-vCPU machine ({platform.platform(terse=True)})"']
     for r in rows[rows["method"] == "fedit"].itertuples():
         run = read_run(r.path)
