@@ -42,12 +42,13 @@ from fl_core.model import load_base_model
 from fl_core.objectives import get_objective
 from fl_core.objectives.local import warm_up
 from fl_core.recorder import Recorder
-from fl_core.shapes import RANDOM_INIT
 from fl_core.rundir import RunWriter, sha256
+from fl_core.shapes import RANDOM_INIT
 from fl_core.transports import make_transport
 from fl_core.transports.messages import Upload
 
 _log = logging.getLogger(__name__)
+
 
 @dataclass
 class ClientResult:
@@ -83,6 +84,7 @@ class RunContext:
         self.prepared: dict[int, list] = {}
         self.heldout = self.objective.prepare(self.federation.heldout)
         self.warmed = False  # CUDA start-up paid (fl_core.objectives.local.warm_up) before the first timed step
+        self.said_skip = False  # a shape run's skipped benchmarks were named on stderr
         self.bar = None
 
     # -- evaluation -------------------------------------------------------------------------
@@ -109,10 +111,10 @@ class RunContext:
         """The objective's benchmarks; none for a random-init shape (said once, on stderr)."""
         names = DEFAULT_BENCHMARKS.get(self.cfg.objective, ())
         if names and self.base.info.get("weights") == RANDOM_INIT:
-            if not getattr(self, "_said_skip", False):
+            if not self.said_skip:
                 _log.warning("%s has random weights: %s skipped (they would score chance); eval loss only",
                              self.cfg.model, ", ".join(names))
-                self._said_skip = True
+                self.said_skip = True
             return ()
         return names
 
@@ -232,7 +234,8 @@ class RunContext:
             self.writer.load_existing(self.completed + 1)
         else:
             meta = Recorder.meta(self.cfg, self.out, self.base, self.method, self.federation)
-            meta["compute"] = {**self.compute.describe(), "gradient_checkpointing": self.cfg.gradient_checkpointing}
+            clients = self.executor.compute_description() or self.compute.describe()
+            meta["compute"] = {**clients, "gradient_checkpointing": self.cfg.gradient_checkpointing}
             self.writer.write_meta(meta)
             self.writer.add_eval({**self.evaluate(-1, self.cfg.arc_final), "label": "base"})
         self.bar = tqdm(total=self.cfg.rounds, initial=self.completed + 1, desc=f"{self.cfg.method_label} rounds",

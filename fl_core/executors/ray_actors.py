@@ -40,7 +40,7 @@ class ClientWorker:
         torch.set_num_threads(threads)
         self.scratch = Path(tempfile.mkdtemp(prefix="netbench-client-"))
         self.ctx = None
-        self.config: dict | None = None
+        self.config: tuple | None = None  # (run config, device) the context was built from
         self.key: object = None
 
     def configure(self, config: dict, device: str) -> dict:
@@ -141,6 +141,11 @@ class RayExecutor:
         config = ctx.cfg.to_dict()
         self.worker_info = self._get([a.configure.remote(config, device) for a in self.actors],
                                      "starting the Ray workers")
+
+    def compute_description(self) -> dict:
+        """Where the clients compute (run.json's ``compute``): the actors' device, not the driver's."""
+        first = self.worker_info[0]
+        return {k: first[k] for k in ("device", "device_name", "dtype")}
 
     def _get(self, refs: list, doing: str) -> list:
         try:
