@@ -84,6 +84,9 @@ def figure3_figure(summary: pd.DataFrame, unit: str = "auto", title: str | None 
                 Patch(facecolor="white", edgecolor="black", hatch="//", label="communication")]
     ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(title or "Computation and communication time per network")
+    if "compute_source" in summary and summary["compute_source"].notna().any():
+        sources = "; ".join(dict.fromkeys(summary["compute_source"].dropna().astype(str)))
+        fig.suptitle(f"compute: {sources}", fontsize="x-small", wrap=True)
     return fig
 
 

@@ -36,12 +36,20 @@ def round_transfers(record: RunRecord, scenario: Scenario) -> list[tuple[int, li
         first = rounds[duplicated].iloc[0]
         raise RunDirError(f"run {record.name}: client {first['client']} appears twice in round {first['round']}")
     plan = []
+    step = scenario.compute_profile.step_for(record.meta) if scenario.compute_profile is not None else None
     for round_idx, rows in rounds.sort_values(["round", "client"]).groupby("round", sort=True):
         plan.append((int(round_idx), scenario.prepare([
-            ClientTransfer(int(r.client), int(r.downlink_bytes), float(r.compute_s), int(r.uplink_bytes))
+            ClientTransfer(int(r.client), int(r.downlink_bytes), _compute_s(r, step), int(r.uplink_bytes))
             for r in rows.itertuples(index=False)
         ])))
     return plan
+
+
+def _compute_s(row, step) -> float:
+    """A client's compute time: recorded, or from a profile's step time (plus the recorded codec seconds)."""
+    if step is None:
+        return float(row.compute_s)
+    return int(row.local_steps) * step.seconds + float(row.encode_s) + float(row.decode_s)
 
 
 def checked_rounds(record: RunRecord, scenario: Scenario) -> list[tuple[int, list[ClientTransfer]]]:
@@ -69,17 +77,34 @@ def replay_record(
         timings = simulate_round(scenario, record.name, round_idx, transfers)
         rows.extend(round_rows(scenario=scenario, run=record.name, method=record.method, round_idx=round_idx,
                                transfers=transfers, timings=timings))
-    where = measured_on(record.meta)
+    profile = scenario.compute_profile
+    if profile is None:
+        source = scenario.compute_source + measured_on(record.meta)
+    else:
+        steps = int(record.rounds["local_steps"].iloc[0]) if len(record.rounds) else 0
+        source = (profile.label(profile.step_for(record.meta), steps) + scenario.compute.source.removeprefix("recorded")
+                  + shape_marker(record.meta))
     for row in rows:
-        row["compute_source"] += where
+        row["compute_source"] = source
     return timing_frame(rows)
 
 
 def measured_on(meta: Mapping) -> str:
     """Where a run measured its compute times, for the ``compute_source`` column:
-    `` [cuda:0 NVIDIA H200, bfloat16]`` from run.json's ``compute`` (empty for runs without it)."""
+    `` [cuda:0 NVIDIA H200, bfloat16]`` from run.json's ``compute`` (empty for runs without it),
+    and for a ``shape:`` run its shape and ``random-init (shape only)``, so every table and figure
+    that shows the column marks it."""
     compute = meta.get("compute")
-    return f" [{compute['device']} {compute['device_name']}, {compute['dtype']}]" if compute else ""
+    where = f" [{compute['device']} {compute['device_name']}, {compute['dtype']}]" if compute else ""
+    return where + shape_marker(meta)
+
+
+def shape_marker(meta: Mapping) -> str:
+    """`` [shape:llama2-7b, weights random-init (shape only)]`` for a shape run, else empty."""
+    model = meta.get("model") or {}
+    if model.get("weights", "pretrained") == "pretrained":
+        return ""
+    return f" [{model.get('name')}, weights {model['weights']}]"
 
 
 def replay(

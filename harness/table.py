@@ -45,6 +45,11 @@ def _volume(rounds: pd.DataFrame, suffix: str = "") -> dict:
             f"upload_mib{suffix}": up_b / MIB, f"total_mib{suffix}": (up_b + down_b) / MIB}
 
 
+def weights(run: RunRecord) -> str:
+    """``pretrained``, or ``random-init (shape only)`` for a ``shape:`` run (its losses are not the named model's)."""
+    return (run.meta.get("model") or {}).get("weights", "pretrained")
+
+
 def communication_table(runs: list[RunRecord], metric: str | None = None, target: float | None = None) -> pd.DataFrame:
     """One row per run: metrics and communication over the whole run and, with ``metric`` and
     ``target``, up to and including the first evaluated round that reaches the target
@@ -53,7 +58,8 @@ def communication_table(runs: list[RunRecord], metric: str | None = None, target
     for run in runs:
         r = run.rounds
         row = {
-            "run": run.name, "method": run.method, "rounds": int(r["round"].nunique()), **_final_metrics(run),
+            "run": run.name, "method": run.method, "weights": weights(run), "rounds": int(r["round"].nunique()),
+            **_final_metrics(run),
             **_volume(r),
             "upload_mb": r["uplink_bytes"].sum() / 1e6,
             "total_mb": (r["uplink_bytes"].sum() + r["downlink_bytes"].sum()) / 1e6,

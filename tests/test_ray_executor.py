@@ -66,6 +66,8 @@ def test_ray_matches_local_byte_for_byte_and_resumes_after_a_worker_dies(ray_loc
     monkeypatch.setattr(RayExecutor, "run", original)
     interrupted = read_run(out)
     assert interrupted.meta["status"] == "running" and sorted(interrupted.rounds["round"].unique()) == [0, 1]
+    # run.json's compute is where the actors trained (here the CPU, as the local run)
+    assert interrupted.meta["compute"] == reference.meta["compute"]
     resumed = read_run(loop.resume(out, progress=False, executor=RayExecutor(**WORKERS)))
     _same(reference, resumed)
     assert (resumed.rounds["compute_s"] > 0).all()

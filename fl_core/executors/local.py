@@ -15,5 +15,9 @@ class LocalExecutor:
         """``ClientResult`` of each ``(position, client)`` of ``jobs``, in order."""
         return [ctx.client_step(round_idx, position, client) for position, client in jobs]
 
+    def compute_description(self) -> None:
+        """The clients compute where the run context does (``None``: use its own description)."""
+        return None
+
     def close(self) -> None:
         """Nothing to release."""

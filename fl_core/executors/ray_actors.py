@@ -40,20 +40,20 @@ class ClientWorker:
         torch.set_num_threads(threads)
         self.scratch = Path(tempfile.mkdtemp(prefix="netbench-client-"))
         self.ctx = None
-        self.config: dict | None = None
+        self.config: tuple | None = None  # (run config, device) the context was built from
         self.key: object = None
 
-    def configure(self, config: dict) -> dict:
-        """Build the client side of a run from its config (kept while the config is the same)."""
+    def configure(self, config: dict, device: str) -> dict:
+        """Build the client side of a run from its config on ``device`` (the plan's ``cuda`` or ``cpu`` for
+        this actor, whatever the driver has; kept while config and device are the same)."""
         from fl_core.run.config import RunConfig
         from fl_core.run.context import RunContext
 
-        if config != self.config:
+        if (config, device) != self.config:
             cfg = RunConfig.from_dict(config)
-            if cfg.device.startswith("cuda"):
-                cfg.device = "cuda"  # Ray makes this actor's GPU the only visible one
+            cfg.device = device  # cuda: Ray makes this actor's GPU the only visible one
             shutil.rmtree(self.scratch / "run", ignore_errors=True)
-            self.ctx, self.config, self.key = RunContext(cfg, self.scratch / "run", progress=False), config, None
+            self.ctx, self.config, self.key = RunContext(cfg, self.scratch / "run", progress=False), (config, device), None
         return self.describe()
 
     def describe(self) -> dict:
@@ -74,6 +74,34 @@ class ClientWorker:
         return self.ctx.train_client(round_idx, position, client, down, state)
 
 
+def plan_workers(requested: int | None, participants: int, threads: int, totals: dict, *, gpu: bool,
+                 copy_bytes: int, available_bytes: int) -> tuple[int, dict]:
+    """Number of actors and each one's Ray resources, from what Ray reports (``totals``).
+
+    GPU actors take one GPU each; CPU actors ``threads`` CPUs each, and each holds a copy of the
+    base model (``copy_bytes`` to train), so their copies must fit in ``available_bytes``. The
+    default count is the most that fit, at most ``participants``; a requested count that does not
+    fit gets one error line.
+    """
+    from fl_core.memory import gib
+
+    unit, per = ("GPU", 1) if gpu else ("CPU", threads)
+    have = int(totals.get(unit, 0))
+    most = have // per
+    fit = most if gpu else min(most, available_bytes // max(copy_bytes, 1))
+    workers = requested if requested is not None else max(1, min(fit, participants))
+    if workers * per > have:
+        what = f"{per} {unit} each" if gpu else f"{per} CPU each (--threads {per})"
+        raise ConfigError(f"--workers {workers} needs {workers * per} {unit}s ({what}) but Ray reports {have}; "
+                          f"use --workers {max(most, 1)} or fewer" + ("" if most else " and fewer --threads"))
+    if not gpu and workers * copy_bytes > available_bytes:
+        flag = f"--workers {workers}" if requested is not None else f"--executor ray ({workers} worker)"
+        raise ConfigError(f"{flag}: each worker holds a copy of the base model, about {gib(copy_bytes)} to train, "
+                          f"so {workers} need {gib(workers * copy_bytes)} but {gib(available_bytes)} is available; "
+                          + (f"use --workers {fit} or fewer" if fit else "train with --executor local"))
+    return workers, ({"num_cpus": 0, "num_gpus": 1} if gpu else {"num_cpus": per})
+
+
 class RayExecutor:
     """Trains each dispatch of clients on ``workers`` Ray actors, round-robin in dispatch order."""
 
@@ -91,26 +119,30 @@ class RayExecutor:
         self.ray = None
 
     # -- set-up -------------------------------------------------------------------------------
-    def _plan(self, cfg, gpu: bool) -> tuple[int, dict]:
-        """Number of actors and each one's Ray resources; one error line if Ray has too few."""
-        totals = self.ray.cluster_resources()
-        unit, per = ("GPU", 1) if gpu else ("CPU", cfg.threads)
-        have = int(totals.get(unit, 0))
-        most = have // per
-        workers = self.workers if self.workers is not None else max(1, min(most, cfg.participants))
-        if workers * per > have:
-            what = f"{per} {unit} each" if gpu else f"{per} CPU each (--threads {per})"
-            raise ConfigError(f"--workers {workers} needs {workers * per} {unit}s ({what}) but Ray reports {have}; "
-                              f"use --workers {max(most, 1)} or fewer" + ("" if most else " and fewer --threads"))
-        return workers, ({"num_cpus": 0, "num_gpus": 1} if gpu else {"num_cpus": per})
-
     def start(self, ctx) -> None:
         """Start (or reuse) the actors and build the run's client side on each."""
+        from fl_core.run.device import actor_device
+        from fl_core.memory import available_memory_bytes, model_training_bytes
+
         self.ray = ray_session(self.address)
-        workers, resources = self._plan(ctx.cfg, ctx.compute.device.type == "cuda")
+        totals = self.ray.cluster_resources()
+        device = actor_device(ctx.cfg.device, int(totals.get("GPU", 0)))
+        # a local instance shares this machine's memory (the driver's copy is already in it); a cluster
+        # reports the memory Ray may schedule
+        joined = self.address or os.environ.get("RAY_ADDRESS")
+        available = int(totals.get("memory", 0)) if joined else available_memory_bytes(ctx.compute.device)
+        workers, resources = plan_workers(self.workers, ctx.cfg.participants, ctx.cfg.threads, totals,
+                                          gpu=device == "cuda", copy_bytes=model_training_bytes(ctx.base.model),
+                                          available_bytes=available)
         self.actors = _pool(self.ray, workers, ctx.cfg.threads, resources)
         config = ctx.cfg.to_dict()
-        self.worker_info = self._get([a.configure.remote(config) for a in self.actors], "starting the Ray workers")
+        self.worker_info = self._get([a.configure.remote(config, device) for a in self.actors],
+                                     "starting the Ray workers")
+
+    def compute_description(self) -> dict:
+        """Where the clients compute (run.json's ``compute``): the actors' device, not the driver's."""
+        first = self.worker_info[0]
+        return {k: first[k] for k in ("device", "device_name", "dtype")}
 
     def _get(self, refs: list, doing: str) -> list:
         try:

@@ -15,6 +15,9 @@ Round t, with participants i = 1..N of ranks r_i and sample weights p_i = n_i / 
 
 Choices made here:
 
+* The merge keeps the merged weight to float32 precision under a bf16/fp16 base
+  (:class:`fl_core.methods.merge.Merger`: the base holds its rounding, a float32 residual
+  the rest), so rounding does not accumulate over rounds.
 * One shared base model stands for every client's copy. The server merges the stack once,
   in :meth:`FLoRA.aggregate`, exactly as the wire carries it (values rounded to fp16);
   every participant decodes its download and :meth:`FLoRA.client_start` checks that what
@@ -44,6 +47,7 @@ from fl_core.model.adapter import Layout, TensorSpec
 from fl_core.rundir.client_state import ClientState
 from fl_core.codec.rounding import fp16_exact
 from fl_core.methods.hetero import MultiRankMethod
+from fl_core.methods.merge import Merger
 from fl_core.transports.messages import Upload
 
 
@@ -57,6 +61,7 @@ class FLoRA(MultiRankMethod):
         self.stack_ranks: tuple[int, ...] = ()  # ranks of the last round's participants, in upload order
         self.stack_vector = torch.zeros(0)  # the stacked adapter as it travels (fp16 values)
         self.stack_from_init = False  # True: A blocks travel as offsets from their seeded inits (EcoLoRA)
+        self.merger = Merger()  # the merged base to float32 precision, also under a bf16 base
 
     # -- layouts ----------------------------------------------------------------------------
     def stack_layout(self, ranks: tuple[int, ...]) -> Layout:
@@ -124,8 +129,7 @@ class FLoRA(MultiRankMethod):
                     a_blocks = [a + inits[k][t.param("A", r)]
                                 for k, (a, r) in enumerate(zip(a_blocks, ranks))]
                 b_blocks = [stacked[t.stack_block("B", k)] for k in range(len(uploads))]
-                weight = self.base_weight(t)
-                weight.add_((torch.cat(b_blocks, 1) @ torch.cat(a_blocks, 0)).to(weight.device))
+                self.merger.add(t.prefix, self.base_weight(t), torch.cat(b_blocks, 1) @ torch.cat(a_blocks, 0))
         self.stack_ranks, self.stack_vector = ranks, vector
         self.round += 1
 
@@ -138,12 +142,16 @@ class FLoRA(MultiRankMethod):
         state = {"round": torch.tensor(self.round), "stack_ranks": torch.tensor(self.stack_ranks, dtype=torch.int64),
                  "stack": self.stack_vector}
         state.update({f"weight.{i}": self.base_weight(t).detach().cpu() for i, t in enumerate(self.targets)})
+        state.update({f"residual.{i}": self.merger.residuals[t.prefix] for i, t in enumerate(self.targets)
+                      if t.prefix in self.merger.residuals})
         return state
 
     def load_server_state(self, state: dict[str, torch.Tensor]) -> None:
         self.round = int(state["round"])
         self.stack_ranks = tuple(int(r) for r in state["stack_ranks"])
         self.stack_vector = state["stack"]
-        with torch.no_grad():
-            for i, t in enumerate(self.targets):
-                self.base_weight(t).copy_(state[f"weight.{i}"])
+        for i, t in enumerate(self.targets):
+            exact = state[f"weight.{i}"].float()
+            if f"residual.{i}" in state:
+                exact += state[f"residual.{i}"]
+            self.merger.restore(t.prefix, self.base_weight(t), exact)

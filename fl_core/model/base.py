@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +36,8 @@ class BaseModel:
     tokenizer: object
     name: str
     compute: Compute | None = None
+    #: run.json's ``model`` extras: ``{"weights": ..., "shape": {...}}`` for a ``shape:`` model
+    info: dict = field(default_factory=lambda: {"weights": "pretrained"})
 
 
 def cache_dir() -> Path:
@@ -163,9 +165,20 @@ def resolve_model_source(spec: str) -> str | Path:
     return spec
 
 
+def _shape_model(spec: str, seed: int, compute: Compute) -> BaseModel:
+    """A named shape with seeded random weights, built straight into ``compute`` (refused if it cannot fit)."""
+    from fl_core import shapes
+
+    shape = shapes.get_shape(spec)
+    shapes.check_fits(shape, compute.dtype, compute.device)
+    model, tokenizer = shapes.build(shape, seed, compute.dtype, compute.device)
+    return BaseModel(model, tokenizer, spec, info=shapes.describe(shape))
+
+
 def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0, compute: Compute | None = None,
                     gradient_checkpointing: bool = False) -> BaseModel:
-    """Load ``spec``: ``smollm2-135m`` (offline default), ``tiny-llama`` (tests), a local folder or a hub id.
+    """Load ``spec``: ``smollm2-135m`` (offline default), ``tiny-llama`` (tests), ``shape:<name>`` (a named
+    architecture with random weights, :mod:`fl_core.shapes`), a local folder or a hub id.
 
     The model is returned on ``compute.device`` with its (frozen) weights in ``compute.dtype``
     (default: float32 on the CPU). Checkpoints are read straight into that dtype, so a 7B
@@ -181,6 +194,8 @@ def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0, compute: Compute |
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     if spec == TINY_MODEL:
         base = _tiny_llama(seed)
+    elif spec.startswith("shape:"):
+        base = _shape_model(spec, seed, compute)
     else:
         if spec == DEFAULT_MODEL:
             path = cache_dir() / "smollm2-135m-instruct"

@@ -23,3 +23,16 @@ def local_train(method, loss_fn, items: list, steps: int, batch_size: int, lr: f
         losses.append(float(loss.detach()))
     model.eval()
     return float(np.mean(losses))
+
+
+def warm_up(method, loss_fn, items: list, batch_size: int) -> None:
+    """One forward and backward pass on ``items`` that changes nothing: no optimiser step, gradients
+    dropped, torch's random state restored. On CUDA the first pass pays the context, cuBLAS handle and
+    kernel selection start-up (seconds); run once before the first timed step, it is nobody's compute."""
+    model = method.model
+    devices = [d for d in {p.device for p in model.parameters()} if d.type == "cuda"]
+    with torch.random.fork_rng(devices=devices):
+        model.train()
+        loss_fn(model, items[:batch_size]).backward()
+        model.zero_grad(set_to_none=True)
+        model.eval()

@@ -51,6 +51,13 @@ def check(cfg: RunConfig, arrivals=None, executor=None) -> dict[str, type]:
     unknown = sorted(set(cfg.evals or ()) - set(BENCHMARK_NAMES))
     if unknown:
         raise ConfigError(f"unknown evaluation(s) {unknown}; choose from {', '.join(BENCHMARK_NAMES)}")
+    if cfg.model.startswith("shape:"):
+        from fl_core.shapes import get_shape
+
+        get_shape(cfg.model)
+        if cfg.evals:
+            raise ConfigError(f"--evals {','.join(cfg.evals)}: {cfg.model} has random weights, on which accuracy "
+                              "benchmarks score chance; a shape run reports the held-out eval loss only (drop --evals)")
     if (reason := method.unsupported(cfg)) is not None:
         raise ConfigError(reason)
     if getattr(executor, "remote", False) and not method.remote_clients:

@@ -78,8 +78,9 @@ class RunConfig:
     seed: int = setting(0, "Seed of data split, sampling, initialisation and local batches.")
     threads: int = setting(1, "torch CPU threads.", min=1)
     device: str = setting("auto", "auto (CUDA when present) | cpu | cuda | cuda:N: where the model trains.")
-    dtype: str = setting("float32", "Precision of the frozen base weights; LoRA parameters and optimiser state "
-                         "stay float32.", choices=("float32", "bfloat16", "float16"))
+    dtype: str | None = setting(None, "Precision of the frozen base weights; LoRA parameters and optimiser state "
+                                "stay float32 [default: bfloat16 for shape: models, else float32].",
+                                choices=("float32", "bfloat16", "float16"))
     gradient_checkpointing: bool = setting(False, "Recompute activations in the backward pass (less memory, ~30% "
                                            "more compute).",
                                            flag="--gradient-checkpointing/--no-gradient-checkpointing")
@@ -88,6 +89,8 @@ class RunConfig:
     settings: dict = setting(factory=dict, cli=False)  # component name -> its typed config's field values
 
     def __post_init__(self) -> None:
+        if self.dtype is None:  # a 7B shape's base never exists in float32
+            self.dtype = "bfloat16" if self.model.startswith("shape:") else "float32"
         self.settings = {name: asdict(v) if dataclasses.is_dataclass(v) else dict(v)
                          for name, v in (self.settings or {}).items()}
 
@@ -141,10 +144,12 @@ class RunConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
-        from fl_core.run.device import check_device_spec, check_dtype
+        from fl_core.run.device import check_device_spec, check_dtype, check_precision
 
         check_device_spec(self.device)
         check_dtype(self.dtype)
+        if self.device.startswith("cuda"):
+            check_precision("cuda", self.dtype)
         if self.ecolora is not None:
             self.ecolora.validate(self.participants)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 from fl_core.rundir.client_state import ClientState, ClientStore
 from fl_core.codec.wire import Encoded
 from fl_core.run.config import RunConfig
-from fl_core.run.device import resolve
+from fl_core.run.device import resolve_driver
 from fl_core.evaluation.cache import cached_accuracy
 from fl_core.evaluation.metrics import (
     DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, personalised_metrics, run_benchmarks,
@@ -39,11 +40,15 @@ from fl_core.run.federation import Federation, build_federation, load_examples
 from fl_core.methods import get_method
 from fl_core.model.base import adapters_disabled, load_base_model
 from fl_core.objectives import get_objective
+from fl_core.objectives.local import warm_up
 from fl_core.rundir.checkpoint import Recorder
 from fl_core.rundir.layout import RoundRow, sha256
 from fl_core.rundir.writer import RunWriter
+from fl_core.shapes import RANDOM_INIT
 from fl_core.transports import make_transport
 from fl_core.transports.messages import Upload
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,7 +70,7 @@ class RunContext:
         self.cfg, self.out, self.progress = cfg, Path(out), progress
         self.executor = executor or LocalExecutor()
         torch.set_num_threads(cfg.threads)
-        self.compute = resolve(cfg.device, cfg.dtype)
+        self.compute = resolve_driver(cfg.device, cfg.dtype, getattr(self.executor, "remote_clients", False))
         self.base = load_base_model(cfg.model, cfg.seed, self.compute, cfg.gradient_checkpointing)
         self.federation: Federation = build_federation(cfg, load_examples(cfg))
         self.method = get_method(cfg.method)(cfg, self.base)
@@ -79,6 +84,8 @@ class RunContext:
         self.writer = RunWriter(self.out, keep_blobs=cfg.keep_blobs)
         self.prepared: dict[int, list] = {}
         self.heldout = self.objective.prepare(self.federation.heldout)
+        self.warmed = False  # CUDA start-up paid (fl_core.objectives.local.warm_up) before the first timed step
+        self.said_skip = False  # a shape run's skipped benchmarks were named on stderr
         self.bar = None
 
     # -- evaluation -------------------------------------------------------------------------
@@ -87,7 +94,7 @@ class RunContext:
         self.method.load_global()
         row = {"round": round_idx, "eval_loss": heldout_loss(self.method.model, self.objective, self.heldout)}
         row.update(self.objective.extra_metrics(self.method.model, self.heldout))
-        names = self.cfg.evals if self.cfg.evals is not None else DEFAULT_BENCHMARKS.get(self.cfg.objective, ())
+        names = self.cfg.evals if self.cfg.evals is not None else self.default_benchmarks()
         row.update(run_benchmarks(names, heldout=self.federation.heldout, arc_limit=arc_limit,
                                   mmlu_limit=self.cfg.mmlu_subset, seed=self.cfg.seed,
                                   score=functools.partial(self._accuracy, round_idx)))
@@ -100,6 +107,17 @@ class RunContext:
                                             functools.partial(self.clients.load, staged=True),
                                             self.heldout_by_category))
         return row
+
+    def default_benchmarks(self) -> tuple[str, ...]:
+        """The objective's benchmarks; none for a random-init shape (said once, on stderr)."""
+        names = DEFAULT_BENCHMARKS.get(self.cfg.objective, ())
+        if names and self.base.info.get("weights") == RANDOM_INIT:
+            if not self.said_skip:
+                _log.warning("%s has random weights: %s skipped (they would score chance); eval loss only",
+                             self.cfg.model, ", ".join(names))
+                self.said_skip = True
+            return ()
+        return names
 
     def _accuracy(self, round_idx: int, benchmark: str, questions: list, prompt=mc_prompt, separator: str = " ") -> float:
         """Multiple-choice accuracy of the global adapter; of the base model (round -1): cached on disk."""
@@ -130,6 +148,9 @@ class RunContext:
         """The client side of a round: decode ``down``, train, encode the upload; returns the result and
         the client's new state (what a remote worker runs: no client store, no run directory)."""
         cfg, clock = self.cfg, self.compute.now
+        if self.compute.device.type == "cuda" and not self.warmed:
+            warm_up(self.method, self.objective.loss, self.heldout, cfg.batch_size)
+            self.warmed = True
         t0 = clock()
         self.transport.receive_download(down.data, round_idx, client, state)
         decode_s = clock() - t0
@@ -214,7 +235,8 @@ class RunContext:
             self.writer.load_existing(self.completed + 1)
         else:
             meta = Recorder.meta(self.cfg, self.out, self.base, self.method, self.federation)
-            meta["compute"] = {**self.compute.describe(), "gradient_checkpointing": self.cfg.gradient_checkpointing}
+            clients = self.executor.compute_description() or self.compute.describe()
+            meta["compute"] = {**clients, "gradient_checkpointing": self.cfg.gradient_checkpointing}
             self.writer.write_meta(meta)
             self.writer.add_eval({**self.evaluate(-1, self.cfg.arc_final), "label": "base"})
         self.bar = tqdm(total=self.cfg.rounds, initial=self.completed + 1, desc=f"{self.cfg.method_label} rounds",

@@ -42,6 +42,14 @@ def check_dtype(name: str) -> None:
         raise ConfigError(f"unknown dtype {name!r} for the base weights; choose one of {', '.join(DTYPES)}")
 
 
+def check_precision(device_type: str, dtype: str) -> None:
+    """Refuse float16 base weights on CUDA: training here has no loss scaling, so gradients through
+    float16 activations underflow (bfloat16 has float32's range and needs none)."""
+    if device_type == "cuda" and dtype == "float16":
+        raise ConfigError("--dtype float16 on CUDA trains without loss scaling (gradients through float16 "
+                          "activations underflow to zero); use --dtype bfloat16")
+
+
 def _cpu_name() -> str:
     name = platform.processor() or platform.machine() or "cpu"
     try:
@@ -116,11 +124,34 @@ def resolve(device: str = "auto", dtype: str = "float32") -> Compute:
             why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA GPU is visible"
             raise ConfigError(f"--device {device}: CUDA is not available ({why}, torch {torch.__version__}); "
                               "use --device cpu or auto")
+        check_precision("cuda", dtype)
         resolved = torch.device(device if ":" in device else "cuda:0")
         if resolved.index >= torch.cuda.device_count():
             raise ConfigError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) visible")
         return Compute(resolved, torch_dtype)
     return Compute(torch.device("cpu"), torch_dtype)
+
+
+def resolve_driver(device: str, dtype: str, remote_clients: bool) -> Compute:
+    """Where the process that runs the server computes. With the clients trained elsewhere
+    (``--executor ray``), a driver that sees no GPU serves ``--device cuda`` from its CPU:
+    the actors decide their own device (:func:`actor_device`)."""
+    check_device_spec(device)
+    if remote_clients and device.startswith("cuda") and not torch.cuda.is_available():
+        return Compute(torch.device("cpu"), check_dtype(dtype))
+    return resolve(device, dtype)
+
+
+def actor_device(device: str, cluster_gpus: int) -> str:
+    """The device a Ray actor trains on, from ``--device`` and the GPUs the cluster reports (not the
+    driver's): ``cuda`` (Ray makes the actor's GPU its only visible one) or ``cpu``."""
+    check_device_spec(device)
+    if device.startswith("cuda"):
+        if cluster_gpus < 1:
+            raise ConfigError(f"--device {device} with --executor ray: the Ray cluster reports no GPUs; "
+                              "use --device cpu or auto, or join a cluster with GPUs (--ray-address)")
+        return "cuda"
+    return "cuda" if device == "auto" and cluster_gpus >= 1 else "cpu"
 
 
 def model_device(model: torch.nn.Module) -> torch.device:

@@ -23,11 +23,14 @@ __all__ = ["replay"]
                    "--network then only names the scenario's default.")
 @click.option("--links-seed", type=int, default=None,
               help="Draw each client's link uniformly from --links with this seed.")
+@click.option("--compute-profile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TOML of measured seconds per step per (shape, tokens, device) that replaces the recorded "
+                   "compute times (docs/SCALE.md); named in compute_source and scenario.json.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for timing.{csv,parquet}, summary.{csv,parquet} and scenario.json (the resolved spec).")
 @click.pass_context
-def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: int | None, out: Path,
-           **shorthands) -> None:
+def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: int | None, compute_profile: Path | None,
+           out: Path, **shorthands) -> None:
     """Replay RUN's recorded message sizes and compute times through ns-3 on a scenario."""
     from fl_core.rundir import atomic
     from fl_core.rundir.atomic import check_can_create
@@ -45,6 +48,10 @@ def replay(ctx: click.Context, run: Path, scenario, network, links, links_seed: 
         raise click.UsageError("give --network UP/DOWN (with the shorthand flags) or --scenario FILE_OR_NAME")
     else:
         scenario = shorthand_scenario(network, links=links, links_seed=links_seed, **shorthands)
+    if compute_profile is not None:
+        from harness.compute_profile import load_profile
+
+        scenario = scenario.with_(compute_profile=load_profile(compute_profile))
     record = read_run(run)
     check_can_create(out)
     on_interrupt(lambda: f"nothing was written to {out}; start again with: {continue_command()}")

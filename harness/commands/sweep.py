@@ -27,13 +27,16 @@ __all__ = ["sweep"]
               help="local: --jobs ns-3 worker processes here; ray: cells as Ray tasks (RAY_ADDRESS joins a "
                    "cluster, else a local instance), each Ray worker importing ns-3 once; --jobs caps the cells "
                    "in flight.")
+@click.option("--compute-profile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TOML of measured seconds per step per (shape, tokens, device) that replaces the recorded "
+                   "compute times in every cell (docs/SCALE.md); named in compute_source and scenarios.json.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Sweep folder: cells/, timing.*, summary.*, failures.csv, scenarios.json. Finished cells are "
                    "skipped on rerun.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
 @click.pass_context
 def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks, jobs: int, executor: str,
-          out: Path, progress: bool, **shorthands) -> None:
+          compute_profile: Path | None, out: Path, progress: bool, **shorthands) -> None:
     """Replay every RUN through every scenario; merge into one timing and one summary table."""
     from fl_core.rundir.lock import folder_lock
     from harness.cli import continue_command, on_interrupt
@@ -51,6 +54,11 @@ def sweep(ctx: click.Context, runs: tuple[Path, ...], scenarios: tuple, networks
     if executor == "local" and jobs > cores:
         click.echo(f"--jobs {jobs}: this machine has {cores} cores; running {cores} ns-3 workers", err=True)
         jobs = cores
+    if compute_profile is not None:
+        from harness.compute_profile import load_profile
+
+        profile = load_profile(compute_profile)
+        chosen = [s.with_(compute_profile=profile) for s in chosen]
     if executor == "ray":
         from fl_core.executors import import_ray
 

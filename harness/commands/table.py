@@ -37,7 +37,7 @@ def table(runs: tuple[Path, ...], timing: Path | None, metric: str, target: floa
     from fl_core.errors import NetbenchError
     from fl_core.rundir.reader import read_run
     from harness import paper as paper_tables
-    from harness.table import communication_table, paper_shape, time_to_target
+    from harness.table import communication_table, paper_shape, time_to_target, weights
     from harness.timing import read_timing
 
     if target is not None and not math.isfinite(target):
@@ -54,6 +54,10 @@ def table(runs: tuple[Path, ...], timing: Path | None, metric: str, target: floa
         frame = paper_shape(records, shape, frame)
     fmt = lambda v: f"{v:.4g}"  # noqa: E731
     click.echo(frame.to_string(index=False, float_format=fmt))
+    shapes = [r.name for r in records if weights(r) != "pretrained"]
+    if shapes:
+        click.echo(f"note: {', '.join(shapes)}: random-init weights (shape only); their bytes and step times are "
+                   "the named model's, their losses and accuracies are not")
     if shape != "runs" and paper:
         theirs = {"table1": paper_tables.TABLE1, "table2": paper_tables.TABLE2, "table3": paper_tables.TABLE3}[shape]
         click.echo(f"\n{_PAPER_CAPTION[shape]}\n"

@@ -223,6 +223,8 @@ class Scenario:
     availability: float = 1.0
     seed: int = 0
     description: str = ""
+    #: a ``harness.compute_profile.ComputeProfile`` whose step times replace the recorded ones
+    compute_profile: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -284,6 +286,7 @@ class Scenario:
             "engine": {"name": self.engine, "settings": _jsonable(settings) if settings is not None else {}},
             "round": {"schedule": self.schedule, "deadline_s": self.deadline_s,
                       "over_selection": self.over_selection, "availability": self.availability},
+            **({"compute_profile": self.compute_profile.to_dict()} if self.compute_profile is not None else {}),
         }
 
     def recorded(self) -> dict:
