@@ -71,7 +71,7 @@ def train(model: str, method: str, out: Path, log) -> dict:
 def bytes_rows(model: str, runs: list[Path]) -> list[dict]:
     """Bytes per message per method, and the dense size the shape implies."""
     from fl_core.codec.wire import overhead_bytes
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
 
     rows = []
     for path in runs:
@@ -96,11 +96,11 @@ def main() -> None:
     parser.add_argument("--skip-scenarios", action="store_true", help="Only the four presets.")
     args = parser.parse_args()
 
-    from fl_core import atomic
+    from fl_core.rundir import atomic
     from harness.plot import figure3, k_trajectories
     from harness.scenario import load_scenario
     from harness.sweep import run_sweep
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
     from ns3_scenarios.network import PRESETS
 
     scenarios = list(PRESETS.values()) + ([] if args.skip_scenarios else [load_scenario(n) for n in SCENARIO_NAMES])
@@ -150,10 +150,10 @@ def write_profile(rows: pd.DataFrame, path: Path) -> None:
     ``local_steps`` over its dense FedIT run's client rounds (1 x 64 tokens per step)."""
     import platform
 
-    from fl_core import atomic
-    from fl_core.device import resolve
+    from fl_core.rundir import atomic
+    from fl_core.run.device import resolve
     from harness.compute_profile import run_key
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
 
     lines = [f'origin = "benchmarks/paper_scale.py: median train_s / local_steps of FedIT client rounds on {resolve("cpu").name}, '
              f'1 torch thread, a shared 2-vCPU machine ({platform.platform(terse=True)})"']

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from fl_core.errors import ConfigError
-from fl_core.rundir import RunWriter
+from fl_core.rundir.writer import RunWriter
 from harness.cli import main
 from harness.compute_profile import load_profile
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fl_core.device import actor_device, check_precision, resolve_driver
+from fl_core.run.device import actor_device, check_precision, resolve_driver
 from fl_core.errors import ConfigError
 from fl_core.executors.ray_actors import plan_workers
 
@@ -56,9 +56,9 @@ def test_float16_refused_on_cuda(tiny_cfg):
 
 
 def test_warm_up_changes_nothing(tiny_cfg):
-    from fl_core.federation import build_federation, load_examples
+    from fl_core.run.federation import build_federation, load_examples
     from fl_core.methods import get_method
-    from fl_core.model import load_base_model
+    from fl_core.model.base import load_base_model
     from fl_core.objectives import get_objective
     from fl_core.objectives.local import warm_up
 

@@ -43,7 +43,7 @@ def test_restore_splits_an_exact_weight():
 def test_stream_safetensors_reads_back(tmp_path):
     from safetensors.torch import load_file
 
-    from fl_core.recorder import stream_safetensors
+    from fl_core.rundir.checkpoint import stream_safetensors
 
     tensors = {"a": torch.randn(3, 4), "b": torch.randn(5).bfloat16(), "c": torch.tensor(7),
                "d": torch.zeros(0), "e": torch.arange(3), "f": torch.randn(4, 2).t(), "g": torch.rand(2) > 0.5}
@@ -55,8 +55,8 @@ def test_stream_safetensors_reads_back(tmp_path):
 
 def test_flora_checkpoint_restores_the_merged_bf16_base(tiny_cfg, tmp_path):
     """FLoRA on a bf16 base: a resumed run's base weights and residuals equal the uninterrupted run's."""
-    from fl_core import loop
-    from fl_core.context import RunContext
+    from fl_core.run import loop
+    from fl_core.run.context import RunContext
 
     cfg = tiny_cfg(method="flora", dtype="bfloat16", rounds=2, participants=2, n_clients=4, local_steps=1)
     out = loop.train(cfg, tmp_path / "run", progress=False)

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from fl_core import shapes
+from fl_core.model.base import shapes
 from fl_core.errors import ConfigError, ModelError
 
 
@@ -71,7 +71,7 @@ def test_13b_refused_with_an_estimate(monkeypatch):
 
 
 def test_unknown_shape_and_accuracy_benchmarks_refused(tiny_cfg):
-    from fl_core.capabilities import check
+    from fl_core.run.capabilities import check
 
     with pytest.raises(ModelError, match="unknown model shape 'nope'; choose one of llama2-7b"):
         check(tiny_cfg(model="shape:nope"))
@@ -88,9 +88,9 @@ def test_shape_defaults_to_bfloat16(tiny_cfg):
 def test_dense_fedit_upload_is_the_shapes_adapter(tiny_cfg, tmp_path):
     """A FedIT upload on a shape is exactly its LoRA q,v values x 2 bytes (fp16) + the frame's overhead;
     run.json, the eval table and `netbench table` mark the run as random-init."""
-    from fl_core import loop
+    from fl_core.run import loop
     from fl_core.codec.wire import overhead_bytes
-    from fl_core.rundir import read_run
+    from fl_core.rundir.reader import read_run
     from harness.replay import measured_on
     from harness.table import communication_table
 

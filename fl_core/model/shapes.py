@@ -12,7 +12,7 @@ seeded random init:
   changes per parameter and per tile (the block length is odd, so rows of a matrix do not
   line up with tile starts); norm weights are 1 and biases 0, as transformers initialises
   them. Building 6.7 B parameters is a memory copy (seconds), not 6.7 B random draws.
-* Tokenizer: the embedded byte-level tokenizer (259 ids, :mod:`fl_core.tiny_tokenizer`)
+* Tokenizer: the embedded byte-level tokenizer (259 ids, :mod:`fl_core.model.tiny_tokenizer`)
   for every shape. The shape keeps its own vocabulary (32,000 rows for Llama-2): ids
   0..258 use the first rows of the embedding and output head, the other rows are never
   indexed. Nothing the LoRA q,v adapter holds depends on the vocabulary, so its bytes are
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fl_core import memory
+from fl_core.model.base import memory
 from fl_core.errors import ModelError
 
 PREFIX = "shape:"
@@ -126,7 +126,7 @@ def _on(device: torch.device, module_class: type, config) -> torch.nn.Module:
 
 def parameter_count(shape: Shape) -> int:
     """Parameters of the shape (tied embeddings counted once), without allocating any."""
-    from fl_core.tiny_tokenizer import byte_tokenizer
+    from fl_core.model.tiny_tokenizer import byte_tokenizer
 
     return sum(p.numel() for p in _meta_model(shape, byte_tokenizer()).parameters())
 
@@ -158,7 +158,7 @@ def _fill(flat: torch.Tensor, block2: torch.Tensor, offsets: torch.Tensor) -> No
 
 def build(shape: Shape, seed: int, dtype: torch.dtype, device: torch.device):
     """``(model, tokenizer)``: the shape with seeded random weights in ``dtype`` on ``device``."""
-    from fl_core.tiny_tokenizer import byte_tokenizer
+    from fl_core.model.tiny_tokenizer import byte_tokenizer
 
     tokenizer = byte_tokenizer()
     model = _meta_model(shape, tokenizer, device)
