@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from fl_core.model.base import shapes
+from fl_core.model import shapes
 from fl_core.errors import ConfigError, ModelError
 
 

@@ -83,7 +83,7 @@ def plan_workers(requested: int | None, participants: int, threads: int, totals:
     default count is the most that fit, at most ``participants``; a requested count that does not
     fit gets one error line.
     """
-    from fl_core.model.base.memory import gib
+    from fl_core.model.memory import gib
 
     unit, per = ("GPU", 1) if gpu else ("CPU", threads)
     have = int(totals.get(unit, 0))
@@ -122,7 +122,7 @@ class RayExecutor:
     def start(self, ctx) -> None:
         """Start (or reuse) the actors and build the run's client side on each."""
         from fl_core.run.device import actor_device
-        from fl_core.model.base.memory import available_memory_bytes, model_training_bytes
+        from fl_core.model.memory import available_memory_bytes, model_training_bytes
 
         self.ray = ray_session(self.address)
         totals = self.ray.cluster_resources()

@@ -167,7 +167,7 @@ def resolve_model_source(spec: str) -> str | Path:
 
 def _shape_model(spec: str, seed: int, compute: Compute) -> BaseModel:
     """A named shape with seeded random weights, built straight into ``compute`` (refused if it cannot fit)."""
-    from fl_core.model.base import shapes
+    from fl_core.model import shapes
 
     shape = shapes.get_shape(spec)
     shapes.check_fits(shape, compute.dtype, compute.device)
@@ -178,7 +178,7 @@ def _shape_model(spec: str, seed: int, compute: Compute) -> BaseModel:
 def load_base_model(spec: str = DEFAULT_MODEL, seed: int = 0, compute: Compute | None = None,
                     gradient_checkpointing: bool = False) -> BaseModel:
     """Load ``spec``: ``smollm2-135m`` (offline default), ``tiny-llama`` (tests), ``shape:<name>`` (a named
-    architecture with random weights, :mod:`fl_core.model.base.shapes`), a local folder or a hub id.
+    architecture with random weights, :mod:`fl_core.model.shapes`), a local folder or a hub id.
 
     The model is returned on ``compute.device`` with its (frozen) weights in ``compute.dtype``
     (default: float32 on the CPU). Checkpoints are read straight into that dtype, so a 7B

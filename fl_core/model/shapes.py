@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from fl_core.model.base import memory
+from fl_core.model import memory
 from fl_core.errors import ModelError
 
 PREFIX = "shape:"

@@ -52,7 +52,7 @@ def check(cfg: RunConfig, arrivals=None, executor=None) -> dict[str, type]:
     if unknown:
         raise ConfigError(f"unknown evaluation(s) {unknown}; choose from {', '.join(BENCHMARK_NAMES)}")
     if cfg.model.startswith("shape:"):
-        from fl_core.model.base.shapes import get_shape
+        from fl_core.model.shapes import get_shape
 
         get_shape(cfg.model)
         if cfg.evals:

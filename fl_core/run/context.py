@@ -44,7 +44,7 @@ from fl_core.objectives.local import warm_up
 from fl_core.rundir.checkpoint import Recorder
 from fl_core.rundir.layout import RoundRow, sha256
 from fl_core.rundir.writer import RunWriter
-from fl_core.model.base.shapes import RANDOM_INIT
+from fl_core.model.shapes import RANDOM_INIT
 from fl_core.transports import make_transport
 from fl_core.transports.messages import Upload
 
