@@ -253,7 +253,10 @@ class WorkerPool:
             futures = {threads.submit(job): key for key, job in jobs}
             for future in as_completed(futures):
                 yield futures[future], future.result()
-        except BaseException:
+        except Exception:  # a failed job: the others still queued are not started, running ones end
+            threads.shutdown(wait=True, cancel_futures=True)
+            raise
+        except BaseException:  # Ctrl-C or a consumer that stopped early: cancel, and kill the running ones
             threads.shutdown(wait=False, cancel_futures=True)
             for worker in self.workers:
                 worker.kill()

@@ -203,7 +203,8 @@ def test_two_round_dpo_runs_write_preference_metrics(preference_file, tmp_path):
               "--eval-examples", "8", "--eval-every", "1", "--arc-subset", "0", "--arc-final", "0"]
     runs = {}
     for method in ("fedit", "fedit+ecolora"):
-        _train([*common, "--method", method, "--segments", "3", "--out", str(tmp_path / method)])
+        eco = ["--segments", "3"] if "ecolora" in method else []  # --segments without EcoLoRA is refused (issue 24 E)
+        _train([*common, "--method", method, *eco, "--out", str(tmp_path / method)])
         runs[method] = read_run(tmp_path / method)
     for method, run in runs.items():
         assert run.meta["objective"] == "dpo" and run.meta["status"] == "complete"

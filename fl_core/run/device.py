@@ -136,6 +136,8 @@ def resolve_driver(device: str, dtype: str, remote_clients: bool) -> Compute:
     """Where the process that runs the server computes. With the clients trained elsewhere
     (``--executor ray``), a driver that sees no GPU serves ``--device cuda`` from its CPU:
     the actors decide their own device (:func:`actor_device`)."""
+    import torch
+
     check_device_spec(device)
     if remote_clients and device.startswith("cuda") and not torch.cuda.is_available():
         return Compute(torch.device("cpu"), check_dtype(dtype))
