@@ -27,6 +27,10 @@ def test_slow_link_client_is_left_out_of_buffers(dolly_file, tmp_path):
     # arrivals are aggregated in time order: each buffer's arrivals come no earlier than the previous one's
     by_round = rows.groupby("round")["arrival_s"]
     assert (by_round.min().values[1:] >= by_round.max().values[:-1] - 1e-9).all()
+    # a client dispatched with version v > 0 starts when buffer v - 1 is complete: that version exists only then
+    later = rows[rows["dispatch_round"] > 0]
+    closes = by_round.max().loc[later["dispatch_round"] - 1].to_numpy()
+    assert len(later) and (later["dispatch_s"].to_numpy() == closes).all()
     assert (rows["staleness"] >= 0).all() and rows["staleness"].max() >= 1
     if len(slow) == 0:
         assert 0 in run.meta["discarded_in_flight"]

@@ -110,5 +110,6 @@ class FedBuffSchedule(Schedule):
                 in_flight_versions = {i.result.row["dispatch_round"] for i in heap} | {version + 1}
                 for v in [v for v in snapshots if v not in in_flight_versions]:
                     del snapshots[v]
-                dispatch(version + 1, [item.arrival_s for item in buffer])
+                # the new clients get version + 1, which exists once the buffer's last update has arrived
+                dispatch(version + 1, [buffer[-1].arrival_s] * len(buffer))
         return ctx.close(concurrency=concurrency, discarded_in_flight=[i.client for i in sorted(heap)])
