@@ -44,8 +44,10 @@ $(VENV)/.installed: pyproject.toml Makefile
 demo: install
 	$(VENV)/bin/netbench demo --out results
 
+# Two (up to four) pytest-xdist workers, each test module on one worker (its module fixtures are
+# built once). `pytest -q` alone runs the same tests in one process.
 test: install
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 bench: install
 	$(PY) benchmarks/run_all.py

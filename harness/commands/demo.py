@@ -34,7 +34,7 @@ def _demo_config(label: str, model: str, rounds: int, threads: int, arc: int = 0
 
     base, _, eco = label.partition("+")
     return RunConfig(
-        method=base, model=model, n_clients=10, participants=5, rounds=rounds, local_steps=2, batch_size=4,
+        method=base, model=model, n_clients=10, participants=5, rounds=rounds, local_steps=2, batch_size=2,
         max_len=128, per_category=40, eval_examples=32, eval_every=rounds, arc_subset=0, arc_final=arc,
         evals=("arc",) if arc else (), threads=threads, ecolora=EcoLoRAConfig(n_segments=5) if eco else None,
     )
