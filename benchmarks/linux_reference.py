@@ -206,6 +206,7 @@ def peer(role: str, nbytes: int) -> None:
     """
     if role == "recv":
         with socket.socket() as server:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the last flow may linger in LAST_ACK
             server.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
             server.bind((RCV_IP, PORT))
             server.listen()
