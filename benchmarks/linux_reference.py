@@ -42,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tcp_fidelity import CASES  # noqa: E402  (the same cases and issue-18 figures)
 
 RELAY_SOURCE = Path(__file__).with_name("linux_relay.c")
-HYSTART = Path("/sys/module/tcp_cubic/parameters/hystart")
+CUBIC_PARAMS = Path("/sys/module/tcp_cubic/parameters")
+#: tcp_cubic's module parameters a variant may change (global, restored on exit) and their defaults.
+CUBIC_DEFAULTS = {"hystart": "1", "tcp_friendliness": "1"}
 SND_IP, RCV_IP, PORT = "10.18.0.1", "10.18.0.2", 5018
 SND_MAC, RCV_MAC = "02:18:00:00:00:01", "02:18:00:00:00:02"
 QUEUE_PACKETS = 100
@@ -52,10 +54,10 @@ CSV_FIELDS = ["variant", "case", "seed", "seconds", "losses", "queue_drops"]
 
 @dataclass(frozen=True)
 class Variant:
-    """Linux settings for one measured series: per-netns sysctls, HyStart, initial cwnd."""
+    """Linux settings for one measured series: per-netns sysctls, tcp_cubic parameters, initial cwnd."""
 
     sysctls: dict[str, str] = field(default_factory=dict)
-    hystart: str = "1"
+    cubic: dict[str, str] = field(default_factory=dict)
     initcwnd: int | None = None
     flush_metrics: bool = True
 
@@ -72,10 +74,10 @@ VARIANTS: dict[str, Variant] = {
     "sack-off": Variant({"net.ipv4.tcp_sack": "0"}),
     "dsack-off": Variant({"net.ipv4.tcp_dsack": "0"}),
     "timestamps-off": Variant({"net.ipv4.tcp_timestamps": "0"}),
-    "hystart-off": Variant(hystart="0"),
+    "hystart-off": Variant(cubic={"hystart": "0"}),
+    "friendliness-off": Variant(cubic={"tcp_friendliness": "0"}),
     "ssai-off": Variant({"net.ipv4.tcp_slow_start_after_idle": "0"}),
     "initcwnd-4": Variant(initcwnd=4),
-    "thin-dupack": Variant({"net.ipv4.tcp_thin_linear_timeouts": "1"}),
 }
 
 
@@ -150,7 +152,8 @@ def configure(names: dict[str, str], variant: Variant) -> None:
         settings = {"net.ipv4.tcp_no_metrics_save": "1", **variant.sysctls}
         for key, value in settings.items():
             run("sysctl", "-qw", f"{key}={value}", netns=ns)
-    HYSTART.write_text(variant.hystart)
+    for name, value in {**CUBIC_DEFAULTS, **variant.cubic}.items():
+        (CUBIC_PARAMS / name).write_text(value)
     route = ["ip", "route", "replace", "10.18.0.0/24", "dev", "eth0", "src", SND_IP]
     run(*route, *(["initcwnd", str(variant.initcwnd)] if variant.initcwnd else []), netns=names["snd"])
 
@@ -235,7 +238,7 @@ def peer(role: str, nbytes: int) -> None:
 def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | None) -> list[dict]:
     """Every (variant, case, seed) flow; rows appended to ``out`` as they finish."""
     rows: list[dict] = []
-    saved_hystart = HYSTART.read_text().strip()
+    saved = {name: (CUBIC_PARAMS / name).read_text().strip() for name in CUBIC_DEFAULTS}
     with tempfile.TemporaryDirectory() as tmp, testbed() as names:
         binary = compile_relay(Path(tmp))
         try:
@@ -252,7 +255,8 @@ def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | Non
                         times.append(seconds)
                     _report(vname, label, times, real)
         finally:
-            HYSTART.write_text(saved_hystart)
+            for name, value in saved.items():
+                (CUBIC_PARAMS / name).write_text(value)
     return rows
 
 
