@@ -235,8 +235,8 @@ def peer(role: str, nbytes: int) -> None:
     print(start, flush=True)
 
 
-def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | None) -> list[dict]:
-    """Every (variant, case, seed) flow; rows appended to ``out`` as they finish."""
+def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | None, first_seed: int = 1) -> list[dict]:
+    """Every (variant, case, seed) flow, seeds ``first_seed`` on; rows appended to ``out`` as they finish."""
     rows: list[dict] = []
     saved = {name: (CUBIC_PARAMS / name).read_text().strip() for name in CUBIC_DEFAULTS}
     with tempfile.TemporaryDirectory() as tmp, testbed() as names:
@@ -246,7 +246,7 @@ def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | Non
                 configure(names, VARIANTS[vname])
                 for label, nbytes, bps, delay, loss, real in cases:
                     times = []
-                    for seed in range(1, (seeds if loss else min(seeds, 4)) + 1):
+                    for seed in range(first_seed, first_seed + (seeds if loss else min(seeds, 4))):
                         seconds, counters = one_flow(binary, names, nbytes, bps, delay, loss, seed, VARIANTS[vname])
                         row = {"variant": vname, "case": label, "seed": seed, "seconds": round(seconds, 4),
                                "losses": counters.get("losses", -1), "queue_drops": counters.get("queue_drops", -1)}
@@ -290,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=16, help="loss seeds per lossy case (default 16)")
     parser.add_argument("--variants", nargs="*", default=["default"], choices=list(VARIANTS), metavar="VARIANT",
                         help=f"Linux variants (default: default): {', '.join(VARIANTS)}")
+    parser.add_argument("--first-seed", type=int, default=1, help="first loss seed (default 1), to add seeds later")
     parser.add_argument("--cases", nargs="*", help="only these case labels (benchmarks/tcp_fidelity.py's CASES)")
     parser.add_argument("--out", type=Path, help="append one CSV row per flow here")
     args = parser.parse_args(argv)
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     cases = [c for c in CASES if not args.cases or c[0] in args.cases]
     try:
-        measure(args.variants, cases, args.seeds, args.out)
+        measure(args.variants, cases, args.seeds, args.out, args.first_seed)
     except KeyboardInterrupt:
         print("interrupted; namespaces removed", file=sys.stderr)
         return 130
