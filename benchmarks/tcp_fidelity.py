@@ -36,6 +36,7 @@ VARIANTS: list[tuple[str, dict | None]] = [
     ("linux", None),
     ("linux-rto", None),
     ("hystart-off", {"hystart": False}),
+    ("friendliness-off", {"tcp_friendliness": False}),
     ("hystart-delay-max-1s", {"hystart_delay_max_ms": 1000}),
     ("classic-recovery", {"recovery_type": "ns3::TcpClassicRecovery"}),
     ("sack-off", {"sack": False}),

@@ -67,6 +67,8 @@ class TcpConfig:
     #: threshold (ns-3 default 1 s; Linux clamps it to HYSTART_DELAY_MAX = 16 ms).
     hystart: bool = True
     hystart_delay_max_ms: int = 1000
+    #: CUBIC's TCP-friendly (Reno-emulating) window floor (ns-3 and Linux default: on).
+    tcp_friendliness: bool = True
 
     def settings(self) -> list[tuple[str, str, Any]]:
         """``(attribute path, value kind, value)`` for every key this config sets."""
@@ -88,6 +90,7 @@ class TcpConfig:
             (_TCP + "ConnTimeout", "time_ms", self.conn_timeout_ms),
             (_CUBIC + "HyStart", "bool", self.hystart),
             (_CUBIC + "HyStartDelayMax", "time_ms", self.hystart_delay_max_ms),
+            (_CUBIC + "TcpFriendliness", "bool", self.tcp_friendliness),
         ]
 
 
