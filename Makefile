@@ -21,8 +21,8 @@ PIP := $(PY) -m pip install -q --no-compile
 # Byte-code is then written by the first import of each module. Where PYTHONDONTWRITEBYTECODE
 # is set (as on these machines) nothing would ever write it, and every process would compile
 # torch, transformers and peft from source again: `import torch, transformers, peft` takes 26 s
-# instead of 12 s, and the test suite, whose subprocesses each import them, 616 s instead of
-# ~200 s. make's recipes (install, demo, test) therefore let Python write it.
+# instead of 12 s, and the test suite, whose subprocesses each import them, took 616 s instead
+# of 387 s (one process, before the ns-3 precompiled header). make's recipes (install, demo, test) therefore let Python write it.
 unexport PYTHONDONTWRITEBYTECODE
 # What `netbench train` imports first, compiled once at install (~25 s) rather than by the
 # first run; beside it, on the other core, the precompiled header of the ns-3 headers that

@@ -8,7 +8,8 @@ the ns-3 headers, with the same include paths and macros the loader uses (record
 imports ns-3 once), checks that ns-3 imports and simulates with it, and publishes it under
 :func:`pch_path`; :func:`activate` points ``$CLING_STANDARD_PCH`` at it before ns-3 is imported,
 after which the loader's includes find every header already parsed. Simulations are the same
-code either way (the headers are the same; ``tests/test_pch.py`` compares results).
+code either way: the headers are the same, and the suite's pinned ns-3 figures pass with and
+without it (flows checked bit-identical by hand, e.g. 1.396288 s and 3.4347696 s).
 
 The header is tied to the exact installed ns3 and cppyy builds (its name hashes their versions,
 library files and this interpreter's prefix). ``make install`` builds it
@@ -36,7 +37,7 @@ ENV = "NETBENCH_NS3_PCH"
 _PACKAGES = ("ns3", "cppyy", "cppyy-backend", "cppyy-cling", "CPyCppyy")
 #: A build older than this holding the lock is taken to have died.
 _STALE_LOCK_S = 600
-#: What a published header is checked with: ns-3 imports and runs an event.
+#: What a published header is checked with: ns-3 imports and runs a simulation to its stop time.
 _CHECK = ("from ns import ns; ns.Simulator.Stop(ns.Seconds(1)); ns.Simulator.Run(); "
           "assert ns.Simulator.Now().GetSeconds() == 1.0; ns.Simulator.Destroy()")
 
