@@ -237,11 +237,11 @@ def test_netbench_help_lists_every_command_whole():
 
 
 # -- 9. the base model's evaluations are cached per (model, evaluation set, scoring version) ---------
-def test_base_evaluations_are_cached_per_model_questions_and_scoring(tmp_path, monkeypatch):
+@pytest.fixture
+def cached_base(tmp_path, monkeypatch):
+    """A base model whose weights are a local folder (so cacheable), with the cache in ``tmp_path``."""
     import torch
 
-    from fl_core.evaluation import cache as eval_cache
-    from fl_core.data.records import MCQuestion
     from fl_core.model.base import BaseModel
 
     monkeypatch.setenv("FEDLORA_NETBENCH_CACHE", str(tmp_path / "cache"))
@@ -250,7 +250,17 @@ def test_base_evaluations_are_cached_per_model_questions_and_scoring(tmp_path, m
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     (folder / "model.safetensors").write_bytes(b"weights")
-    base = BaseModel(torch.nn.Linear(2, 2), None, str(folder))
+    return BaseModel(torch.nn.Linear(2, 2), None, str(folder)), folder
+
+
+def test_base_evaluations_are_cached_per_model_questions_and_scoring(cached_base, monkeypatch):
+    import torch
+
+    from fl_core.evaluation import cache as eval_cache
+    from fl_core.data.records import MCQuestion
+    from fl_core.model.base import BaseModel
+
+    base, folder = cached_base
     questions = [MCQuestion("q?", ["a", "b"], 0, "arc")]
     calls = []
 
@@ -278,6 +288,44 @@ def test_base_evaluations_are_cached_per_model_questions_and_scoring(tmp_path, m
     assert eval_cache.model_key(tiny) is None  # random weights: never cached
 
 
+def test_the_base_heldout_loss_is_cached_per_model_items_and_batch(cached_base):
+    from fl_core.evaluation import cache as eval_cache
+    from fl_core.objectives.sft import TokenizedExample
+
+    base, _ = cached_base
+    items = [TokenizedExample([1, 2, 3], [-100, 2, 3])]
+    calls = []
+
+    def loss(value):
+        return lambda: calls.append(value) or value
+
+    cases = [  # (what changes, items, batch, expected loss, computed again?)
+        ("first run", items, 8, 2.5, True),
+        ("same items", [TokenizedExample([1, 2, 3], [-100, 2, 3])], 8, 2.5, False),
+        ("other labels", [TokenizedExample([1, 2, 3], [-100, -100, 3])], 8, 3.5, True),
+        ("other batch size", items, 4, 4.5, True),
+    ]
+    for what, these, batch, expected, computed in cases:
+        before = len(calls)
+        assert eval_cache.cached_heldout_loss(base, "sft", these, batch, loss(expected)) == expected, what
+        assert (len(calls) > before) == computed, what
+
+
+@pytest.mark.parametrize("method", ["fedit", "ffa-lora", "flora", "hlora", "celora"])
+def test_every_method_starts_from_an_adapter_that_leaves_the_base_unchanged(method, tiny_cfg, tmp_path):
+    """What lets the base row's held-out loss be cached once for every method's round -1."""
+    from fl_core.evaluation.metrics import heldout_loss
+    from fl_core.model.base import adapters_disabled
+    from fl_core.run.context import RunContext
+
+    ctx = RunContext(tiny_cfg(method=method, seed=3), tmp_path / "run", progress=False)
+    ctx.method.load_global()
+    with_adapter = heldout_loss(ctx.method.model, ctx.objective, ctx.heldout)
+    with adapters_disabled(ctx.method.model):
+        base = heldout_loss(ctx.method.model, ctx.objective, ctx.heldout)
+    assert with_adapter == base
+
+
 @pytest.mark.parametrize("argv, arc_final", [([], 100), (["--arc-final", "20"], 20), (["--full-arc"], None),
                                              (["--arc-final", "20", "--full-arc"], None)])
 def test_the_final_arc_evaluation_is_a_subset_unless_the_full_paper_metric_is_asked(argv, arc_final, dolly_file):
@@ -301,3 +349,18 @@ def test_scoring_passes_the_cache_under_the_name_transformers_expects():
         accuracies = [mc_accuracy(base.model, base.tokenizer, [MCQuestion("Which?", ["a", "bb", "ccc"], k, "t")])
                       for k in range(3)]
     assert sorted(accuracies) == [0.0, 0.0, 1.0]  # exactly one choice scores highest, whichever is gold
+
+
+def test_the_default_model_conversion_parses_the_gguf_once_and_restores_gguf(tmp_path):
+    import gguf
+
+    from fl_core.model.base import _GGUF_NAME, _gguf_parsed_once, _smollm2_gguf_dir
+
+    path = _smollm2_gguf_dir() / _GGUF_NAME
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    with _gguf_parsed_once():
+        first = gguf.GGUFReader(path)
+        assert gguf.GGUFReader(path) is first  # the tokenizer, config and weights share one parse
+        assert gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30) is gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
+        assert "token_embd.weight" in {t.name for t in first.tensors}
+    assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)

@@ -3,12 +3,13 @@
 Every run starts by scoring the base model (the ``base`` row of ``eval.csv``); on the
 default model and the full ARC validation sets that took minutes of CPU per run, for a
 number that depends only on the model's weights, the questions and the scoring code.
-This cache keys each accuracy on exactly those:
+This cache keys each accuracy (and the SFT held-out loss) on exactly those:
 
 - the model: a fingerprint of its folder's weight and config files (names, sizes,
   modification times; the converted default, a local folder or a hub snapshot), its
   parameter dtype and device type;
-- the evaluation set: the benchmark name and a SHA-256 of every question, choice and answer;
+- the evaluation set: the benchmark name and a SHA-256 of every question, choice and answer (of
+  every held-out item's token ids and labels for the loss);
 - the scoring: :data:`SCORING_VERSION` (bump it whenever scoring changes).
 
 Entries are small JSON files under ``cache_dir()/base-evals/`` (one per key, written
@@ -66,27 +67,45 @@ def questions_digest(questions: Sequence[MCQuestion]) -> str:
     return h.hexdigest()
 
 
-def _entry(model: str, benchmark: str, questions: Sequence[MCQuestion]) -> Path:
-    key = json.dumps([model, benchmark, questions_digest(questions), SCORING_VERSION])
+def _entry(model: str, benchmark: str, digest: str) -> Path:
+    key = json.dumps([model, benchmark, digest, SCORING_VERSION])
     return cache_dir() / "base-evals" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def _cached(base: BaseModel, benchmark: str, digest: str, size: int, compute: Callable[[], float],
+            field: str) -> float:
+    """``compute()``'s value for the base model from the cache, else computed and stored under ``field``."""
+    model = model_key(base)
+    if model is None or not size:
+        return compute()
+    entry = _entry(model, benchmark, digest)
+    try:
+        return float(json.loads(entry.read_text())[field])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    value = compute()
+    try:
+        atomic.write_json(entry, {field: value, "model": model, "benchmark": benchmark,
+                                  "questions": size, "scoring_version": SCORING_VERSION})
+    except OSError:
+        pass  # a read-only cache only costs time
+    return value
 
 
 def cached_accuracy(
     base: BaseModel, benchmark: str, questions: Sequence[MCQuestion], compute: Callable[[], float]
 ) -> float:
     """The base model's accuracy on ``questions``: from the cache, else ``compute()`` and stored."""
-    model = model_key(base)
-    if model is None or not questions:
-        return compute()
-    entry = _entry(model, benchmark, questions)
-    try:
-        return float(json.loads(entry.read_text())["accuracy"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    accuracy = compute()
-    try:
-        atomic.write_json(entry, {"accuracy": accuracy, "model": model, "benchmark": benchmark,
-                                  "questions": len(questions), "scoring_version": SCORING_VERSION})
-    except OSError:
-        pass  # a read-only cache only costs time
-    return accuracy
+    return _cached(base, benchmark, questions_digest(questions), len(questions), compute, "accuracy")
+
+
+def cached_heldout_loss(base: BaseModel, objective: str, items: Sequence, batch_size: int,
+                        compute: Callable[[], float]) -> float:
+    """The base model's held-out loss on prepared ``items`` (their token ids and labels, in order, batched
+    ``batch_size`` at a time under ``objective``): from the cache, else ``compute()`` and stored.
+
+    Every method starts from an adapter that leaves the base model unchanged (tests/test_hardening.py
+    checks it), so this is also each run's round -1 loss: the demo's four runs compute it once.
+    """
+    digest = hashlib.sha256(repr(list(items)).encode()).hexdigest()
+    return _cached(base, f"heldout_loss:{objective}:{batch_size}", digest, len(items), compute, "loss")

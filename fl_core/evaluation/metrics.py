@@ -25,7 +25,11 @@ from fl_core.data.template import format_prompt
 from fl_core.run.device import model_device
 
 
-def heldout_loss(model: torch.nn.Module, objective, items: list, batch_size: int = 8) -> float:
+#: Held-out items per forward pass (the loss is the mean of per-batch means, so part of its definition).
+HELDOUT_BATCH = 8
+
+
+def heldout_loss(model: torch.nn.Module, objective, items: list, batch_size: int = HELDOUT_BATCH) -> float:
     """Mean of per-batch objective losses over held-out items (prepared by ``objective.prepare``)."""
     model.eval()
     losses = []

@@ -31,9 +31,9 @@ from fl_core.rundir.client_state import ClientState, ClientStore
 from fl_core.codec.wire import Encoded
 from fl_core.run.config import RunConfig
 from fl_core.run.device import resolve_driver
-from fl_core.evaluation.cache import cached_accuracy
+from fl_core.evaluation.cache import cached_accuracy, cached_heldout_loss
 from fl_core.evaluation.metrics import (
-    DEFAULT_BENCHMARKS, heldout_loss, mc_accuracy, mc_prompt, personalised_metrics, run_benchmarks,
+    DEFAULT_BENCHMARKS, HELDOUT_BATCH, heldout_loss, mc_accuracy, mc_prompt, personalised_metrics, run_benchmarks,
 )
 from fl_core.executors.local import LocalExecutor
 from fl_core.run.federation import Federation, build_federation, load_examples
@@ -92,7 +92,7 @@ class RunContext:
     def evaluate(self, round_idx: int, arc_limit: int | None) -> dict:
         """Held-out loss, the objective's metrics and the run's benchmarks (fl_core.evaluation.metrics)."""
         self.method.load_global()
-        row = {"round": round_idx, "eval_loss": heldout_loss(self.method.model, self.objective, self.heldout)}
+        row = {"round": round_idx, "eval_loss": self._heldout_loss(round_idx)}
         row.update(self.objective.extra_metrics(self.method.model, self.heldout))
         names = self.cfg.evals if self.cfg.evals is not None else self.default_benchmarks()
         row.update(run_benchmarks(names, heldout=self.federation.heldout, arc_limit=arc_limit,
@@ -107,6 +107,18 @@ class RunContext:
                                             functools.partial(self.clients.load, staged=True),
                                             self.heldout_by_category))
         return row
+
+    def _heldout_loss(self, round_idx: int) -> float:
+        """Held-out loss of the global adapter; of the base model (round -1, SFT): cached on disk."""
+        model = self.method.model
+        if round_idx >= 0 or self.objective.name != "sft":
+            return heldout_loss(model, self.objective, self.heldout)
+
+        def base_only() -> float:
+            with (adapters_disabled(model) if hasattr(model, "disable_adapter") else contextlib.nullcontext()):
+                return heldout_loss(model, self.objective, self.heldout, HELDOUT_BATCH)
+
+        return cached_heldout_loss(self.base, self.objective.name, self.heldout, HELDOUT_BATCH, base_only)
 
     def default_benchmarks(self) -> tuple[str, ...]:
         """The objective's benchmarks; none for a random-init shape (said once, on stderr)."""
