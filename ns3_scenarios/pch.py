@@ -32,6 +32,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ns3_scenarios import cppyy_api
+
 ENV = "NETBENCH_NS3_PCH"
 #: The cppyy builds the header is valid for (their versions and library files enter its name).
 _PACKAGES = ("ns3", "cppyy", "cppyy-backend", "cppyy-cling", "CPyCppyy")
@@ -56,7 +58,7 @@ def _package_dir(module: str) -> Path:
 
 def _key() -> str:
     """16 hex chars naming the installed ns3/cppyy builds this header belongs to."""
-    parts = [sys.prefix, sys.version]
+    parts = [sys.prefix, sys.version, f"api={os.environ.get(cppyy_api.ENV, '')}"]
     for name in _PACKAGES:
         try:
             parts.append(f"{name}=={importlib.metadata.version(name)}")
@@ -90,6 +92,7 @@ def activate() -> bool:
 @contextlib.contextmanager
 def recording() -> Iterator[list[str]]:
     """Record the macros and headers the ns3 loader hands cling while ns-3 is imported inside."""
+    cppyy_api.ensure()
     import cppyy
 
     lines: list[str] = []
@@ -188,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ns3_scenarios.pch", description=main.__doc__)
     parser.add_argument("--lines", type=Path, help="the recorded header lines (JSON); default: record them now")
     args = parser.parse_args(argv)
+    cppyy_api.ensure()
     path = pch_path()
     lock = path.with_suffix(".lock")
     try:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ns3_scenarios import pch
+from ns3_scenarios import cppyy_api, pch
 from ns3_scenarios import tcp as tcp_configs
 from ns3_scenarios.errors import ScenarioError
 from ns3_scenarios.links import NONE, PFIFO_LIMIT_PACKETS, CrossTraffic, GilbertElliott, Impairments, Queue, RandomLoss
@@ -49,6 +49,7 @@ def load() -> Any:
     global _NS
     if _NS is None:
         home = Path(os.environ.get(HOME_ENV) or Path(__file__).parent)
+        cppyy_api.ensure()
         with _cwd(home):
             if pch.activate() or not pch.enabled():
                 from ns import ns

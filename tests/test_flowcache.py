@@ -28,6 +28,7 @@ NOT_DECIDING = {
     "checks.py": "parse and check settings; a key holds the parsed values",
     "units.py": "the unit table of those parsers",
     "pch.py": "how fast ns-3's headers load (a precompiled copy of the same headers)",
+    "cppyy_api.py": "where cppyy finds CPyCppyy's headers (a copy of the installed ones)",
 }
 
 
