@@ -35,6 +35,8 @@ CASES = [
 VARIANTS: list[tuple[str, dict | None]] = [
     ("linux", None),
     ("linux-rto", None),
+    ("linux-cubic", None),  # linux-rto with the port of Linux's tcp_cubic.c (ns3::TcpLinuxCubic)
+    ("linux-cubic-friendliness-off", {"socket_type": "ns3::TcpLinuxCubic", "tcp_friendliness": False}),
     ("hystart-off", {"hystart": False}),
     ("friendliness-off", {"tcp_friendliness": False}),
     ("hystart-delay-max-1s", {"hystart_delay_max_ms": 1000}),
