@@ -71,6 +71,9 @@ class TcpConfig:
     hystart_delay_max_ms: int = 1000
     #: CUBIC's TCP-friendly (Reno-emulating) window floor (ns-3 and Linux default: on).
     tcp_friendliness: bool = True
+    #: ``ns3::TcpLinuxCubic`` only: count an ACK's segments as Linux does (delivered, SACKed
+    #: included); False is an ablation switch that feeds it ns-3's ``segmentsAcked`` instead.
+    linux_cubic_acked_is_delivered: bool = True
 
     def settings(self) -> list[tuple[str, str, Any]]:
         """``(attribute path, value kind, value)`` for every key this config sets."""
@@ -97,6 +100,7 @@ class TcpConfig:
             # Linux's fixed clamp(delay_min / 8, 4 ms, 16 ms), so hystart_delay_max_ms does not apply.
             (_LINUX_CUBIC + "HyStart", "bool", self.hystart),
             (_LINUX_CUBIC + "TcpFriendliness", "bool", self.tcp_friendliness),
+            (_LINUX_CUBIC + "AckedIsDelivered", "bool", self.linux_cubic_acked_is_delivered),
         ]
 
 

@@ -7,7 +7,8 @@
 // TcpCubic differs and this class follows Linux:
 //  * ACK counting: `acked` is the segments this ACK delivered (cumulatively or by SACK,
 //    Linux's tp->delivered delta = ns-3's m_lastAckedSackedBytes), not ns-3's segsAcked, which
-//    on the ACK that ends fast recovery is the whole cumulative jump over SACKed data.
+//    on the ACK that ends fast recovery is the whole cumulative jump over SACKed data
+//    (attribute AckedIsDelivered=false feeds it ns-3's count instead: an ablation switch).
 //  * tcp_slow_start stops at ssthresh and hands the rest of `acked` to congestion avoidance;
 //    tcp_cong_avoid_ai adds cnt-worth credits, several segments per ACK if due (ns-3: at most one).
 //  * snd_cwnd_cnt restarts at 0 when the window is reduced (tcp_init_cwnd_reduction,
@@ -180,13 +181,19 @@ class TcpLinuxCubic : public TcpCongestionOps {
                           MakeBooleanAccessor(&TcpLinuxCubic::m_hystart), MakeBooleanChecker())
             .AddAttribute("HyStartAckDelay", "hystart_ack_delay(): the ack-train threshold's cushion",
                           TimeValue(MilliSeconds(1)), MakeTimeAccessor(&TcpLinuxCubic::m_ackDelay),
-                          MakeTimeChecker());
+                          MakeTimeChecker())
+            .AddAttribute("AckedIsDelivered",
+                          "Count an ACK's segments as Linux does (delivered, SACKed included); false: ns-3's "
+                          "segmentsAcked (an ablation switch, not Linux)",
+                          BooleanValue(true), MakeBooleanAccessor(&TcpLinuxCubic::m_ackedIsDelivered),
+                          MakeBooleanChecker());
     return tid;
   }
   TcpLinuxCubic() = default;
   TcpLinuxCubic(const TcpLinuxCubic& o)
       : TcpCongestionOps(o), m_hz(o.m_hz), m_friendliness(o.m_friendliness), m_fastConvergence(o.m_fastConvergence),
-        m_hystart(o.m_hystart), m_ackDelay(o.m_ackDelay), m_ca(o.m_ca), m_cwndCnt(o.m_cwndCnt) {}
+        m_hystart(o.m_hystart), m_ackDelay(o.m_ackDelay), m_ackedIsDelivered(o.m_ackedIsDelivered), m_ca(o.m_ca),
+        m_cwndCnt(o.m_cwndCnt) {}
 
   std::string GetName() const override { return "TcpLinuxCubic"; }
   Ptr<TcpCongestionOps> Fork() override { return CopyObject<TcpLinuxCubic>(this); }
@@ -209,7 +216,8 @@ class TcpLinuxCubic : public TcpCongestionOps {
   void IncreaseWindow(Ptr<TcpSocketState> tcb, uint32_t segmentsAcked) override {
     if (!tcb->m_isCwndLimited) return;
     uint32_t seg = tcb->m_segmentSize;
-    uint32_t acked = tcb->m_lastAckedSackedBytes > 0 ? (tcb->m_lastAckedSackedBytes + seg - 1) / seg : segmentsAcked;
+    uint32_t delivered = tcb->m_lastAckedSackedBytes;
+    uint32_t acked = m_ackedIsDelivered && delivered > 0 ? (delivered + seg - 1) / seg : segmentsAcked;
     if (acked == 0) return;
     uint32_t cwnd = tcb->GetCwndInSegments();
     uint32_t before = cwnd;
@@ -300,6 +308,7 @@ class TcpLinuxCubic : public TcpCongestionOps {
   bool m_fastConvergence = true;
   bool m_hystart = true;
   Time m_ackDelay = MilliSeconds(1);
+  bool m_ackedIsDelivered = true;
   LinuxBictcp m_ca;
   uint32_t m_cwndCnt = 0;  // tp->snd_cwnd_cnt
 };
