@@ -20,7 +20,9 @@
 //    samples, tested from the 9th on) exceeds delay_min + clamp(delay_min / 8, 4 ms, 16 ms);
 //    only while cwnd < ssthresh and cwnd >= 16; RTT samples within 1 s (HZ) of an epoch start
 //    are ignored. ack_delay is Linux's hystart_ack_delay(): min(1 ms, 4 GSO sizes at the pacing
-//    rate), which is 1 ms at every rate below ~2 Gbit/s (attribute HyStartAckDelay).
+//    rate), which is 1 ms at every rate below ~2 Gbit/s (attribute HyStartAckDelay). The RTT
+//    sample is the ACK's own (tcb->m_lastRtt; ns-3 hands PktsAcked the smoothed RTT), at the
+//    millisecond resolution of ns-3's timestamp option (Linux: microseconds).
 // Not modelled: CA_EVENT_TX_START's epoch shift after an idle period (ns-3 does not give the
 // congestion control the last send time; the flows measured here never go idle) and
 // undo_cwnd (ns-3 has no undo).
