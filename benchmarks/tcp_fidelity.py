@@ -9,6 +9,11 @@ data direction seeded 1..N) and the mean completion time is compared with Linux'
 
     PYTHONPATH=$PWD python benchmarks/tcp_fidelity.py --seeds 128 --out results.json
 
+``--paired`` runs instead, per case, the loss seeds of Linux's own runs on this machine
+(``results/reference_linux_tcp.csv``, variant ``default``) and compares with their mean: the relay
+draws the same splitmix64 stream per data-direction packet as ns-3's error model, so a seed
+drops the same packet indices in both stacks.
+
 The flow cache is switched off so every flow is simulated.
 """
 from __future__ import annotations
@@ -35,6 +40,11 @@ CASES = [
 VARIANTS: list[tuple[str, dict | None]] = [
     ("linux", None),
     ("linux-rto", None),
+    ("linux-cubic", None),  # linux-rto with the port of Linux's tcp_cubic.c (ns3::TcpLinuxCubic)
+    ("linux-cubic-friendliness-off", {"socket_type": "ns3::TcpLinuxCubic", "tcp_friendliness": False}),
+    # ablation: the port fed ns-3's segmentsAcked (TcpCubic's ACK counting) instead of Linux's
+    ("linux-cubic-ns3-acked", {"socket_type": "ns3::TcpLinuxCubic", "linux_cubic_acked_is_delivered": False}),
+    ("linux-cubic-rcvbuf-64KiB", {"socket_type": "ns3::TcpLinuxCubic", "rcv_buf": 65536}),
     ("hystart-off", {"hystart": False}),
     ("friendliness-off", {"tcp_friendliness": False}),
     ("hystart-delay-max-1s", {"hystart_delay_max_ms": 1000}),
@@ -63,30 +73,53 @@ def _register(name: str, changes: dict | None) -> str:
     return name
 
 
-def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "default") -> list[dict]:
+#: Linux's runs on this machine (benchmarks/linux_reference.py).
+REFERENCE_CSV = Path(__file__).resolve().parent.parent / "results" / "reference_linux_tcp.csv"
+
+
+def linux_runs(path: Path = REFERENCE_CSV) -> dict[str, dict[int, float]]:
+    """Seconds by case label and seed of the reference's ``default`` (stock Linux) rows."""
+    import csv
+
+    runs: dict[str, dict[int, float]] = {}
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            if row["variant"] == "default":
+                runs.setdefault(row["case"], {})[int(row["seed"])] = float(row["seconds"])
+    return runs
+
+
+def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "default",
+            paired: bool = False) -> list[dict]:
     """One row per (variant, case): mean and standard deviation of ``seeds`` completion times.
 
     ``queue`` "droptail" replaces ns-3's default queue (100-packet device FIFO under FqCoDel)
-    with the reference relay's plain 100-packet drop-tail FIFO.
+    with the reference relay's plain 100-packet drop-tail FIFO. ``paired`` takes each case's
+    seeds and real mean from Linux's own runs (:func:`linux_runs`) instead of 1..``seeds``.
     """
     from ns3_scenarios.engines.isolated import FlowSpec, flow_times
     from ns3_scenarios.links import Impairments, Queue, RandomLoss
 
     link_queue = Queue(100, "packets", "droptail") if queue == "droptail" else None
+    reference = linux_runs() if paired else {}
 
     rows = []
     for vname, changes in variants:
         tcp = _register(vname, changes)
         for label, nbytes, bps, delay, loss, real in CASES:
             data = Impairments(loss=RandomLoss(loss)) if loss else Impairments()
-            n = seeds if loss else 1
-            specs = [FlowSpec(nbytes, bps, bps, delay, tcp, data=data, queue=link_queue, data_seed=s) for s in range(1, n + 1)]
+            seed_list = list(range(1, (seeds if loss else 1) + 1))
+            if paired:
+                seed_list = sorted(reference[label]) if loss else seed_list
+                real = statistics.fmean(reference[label].values())
+            n = len(seed_list)
+            specs = [FlowSpec(nbytes, bps, bps, delay, tcp, data=data, queue=link_queue, data_seed=s) for s in seed_list]
             times = flow_times(specs)
             mean = statistics.fmean(times)
             rows.append({"variant": vname, "case": label, "queue": queue, "seeds": n, "mean_s": round(mean, 4),
                          "sd_s": round(statistics.stdev(times), 4) if n > 1 else 0.0,
-                         "real_s": real, "vs_real": round(mean / real - 1, 4)})
-            print(f"{vname:24s} {label:22s} {mean:8.3f} s  real {real:6.2f}  {100 * (mean / real - 1):+6.1f} %",
+                         "real_s": round(real, 4), "vs_real": round(mean / real - 1, 4)})
+            print(f"{vname:24s} {label:22s} {mean:8.3f} s  real {real:6.3f}  {100 * (mean / real - 1):+6.1f} %",
                   flush=True)
     return rows
 
@@ -98,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="*", help="only these variant names")
     parser.add_argument("--queue", choices=("default", "droptail"), default="default",
                         help="ns-3's default queue or the relay's 100-packet drop-tail FIFO")
+    parser.add_argument("--paired", action="store_true",
+                        help="each lossy case on the seeds of Linux's own runs, against their mean")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args(argv)
     if args.seeds < 2:
@@ -109,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variant(s) {', '.join(unknown)}: expected some of {', '.join(known)}")
     os.environ["NETBENCH_FLOW_CACHE"] = "off"
     start = time.process_time()
-    rows = measure([(v, known[v]) for v in chosen], args.seeds, args.queue)
+    rows = measure([(v, known[v]) for v in chosen], args.seeds, args.queue, args.paired)
     print(f"CPU {time.process_time() - start:.1f} s", file=sys.stderr)
     if args.out:
         tmp = args.out.with_suffix(args.out.suffix + ".tmp")

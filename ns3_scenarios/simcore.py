@@ -58,6 +58,7 @@ def load() -> Any:
                     from ns import ns
                 pch.build_in_background(header_lines)
         ns.cppyy.include(str(CPP_HEADER))
+        ns.cppyy.gbl.ns3.TcpLinuxCubic.GetTypeId()  # registers "ns3::TcpLinuxCubic" for TcpConfig.socket_type
         _NS = ns
     return _NS
 

@@ -13,7 +13,8 @@ parent process can validate ``--tcp`` names without importing ns-3.
 * minimum RTO 200 ms (``TCP_RTO_MIN``); SACK, window scaling and timestamps on (sysctl defaults).
 
 ``linux-rto`` (the default) is ``linux`` with Linux's RTO formula, SYN timeout and HyStart
-delay ceiling (below).
+delay ceiling (below). ``linux-cubic`` is ``linux-rto`` with ns-3's ``TcpCubic`` replaced by
+``ns3::TcpLinuxCubic``, a port of Linux 6.x's ``tcp_cubic.c`` (``cpp/linux_cubic.h``).
 
 ``ns3-default`` writes back ns-3.44's own defaults (CUBIC, PRR, **MSS 536**, 128 KiB buffers,
 200 ms delayed-ACK timer, 1 s minimum RTO). Its small segments put 54 B of headers on every
@@ -37,6 +38,7 @@ _TCP = "ns3::TcpSocket::"
 _BASE = "ns3::TcpSocketBase::"
 _L4 = "ns3::TcpL4Protocol::"
 _CUBIC = "ns3::TcpCubic::"
+_LINUX_CUBIC = "ns3::TcpLinuxCubic::"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ class TcpConfig:
     hystart_delay_max_ms: int = 1000
     #: CUBIC's TCP-friendly (Reno-emulating) window floor (ns-3 and Linux default: on).
     tcp_friendliness: bool = True
+    #: ``ns3::TcpLinuxCubic`` only: count an ACK's segments as Linux does (delivered, SACKed
+    #: included); False is an ablation switch that feeds it ns-3's ``segmentsAcked`` instead.
+    linux_cubic_acked_is_delivered: bool = True
 
     def settings(self) -> list[tuple[str, str, Any]]:
         """``(attribute path, value kind, value)`` for every key this config sets."""
@@ -91,6 +96,11 @@ class TcpConfig:
             (_CUBIC + "HyStart", "bool", self.hystart),
             (_CUBIC + "HyStartDelayMax", "time_ms", self.hystart_delay_max_ms),
             (_CUBIC + "TcpFriendliness", "bool", self.tcp_friendliness),
+            # The same two switches for the Linux port (cpp/linux_cubic.h); its HyStart threshold is
+            # Linux's fixed clamp(delay_min / 8, 4 ms, 16 ms), so hystart_delay_max_ms does not apply.
+            (_LINUX_CUBIC + "HyStart", "bool", self.hystart),
+            (_LINUX_CUBIC + "TcpFriendliness", "bool", self.tcp_friendliness),
+            (_LINUX_CUBIC + "AckedIsDelivered", "bool", self.linux_cubic_acked_is_delivered),
         ]
 
 
@@ -129,6 +139,10 @@ TCP_CONFIGS: dict[str, TcpConfig] = {
 # (docs/NETWORK.md, "Fidelity to real Linux"; benchmarks/tcp_fidelity.py).
 TCP_CONFIGS["linux-rto"] = replace(TCP_CONFIGS["linux"], name="linux-rto", clock_granularity_ms=200,
                                    conn_timeout_ms=1000, hystart_delay_max_ms=16)
+# "linux-rto" with ns-3's TcpCubic replaced by a port of Linux 6.x's tcp_cubic.c
+# (ns3::TcpLinuxCubic, cpp/linux_cubic.h: Linux's ACK counting, cnt credits, HyStart, HZ 250);
+# opt-in, measured in docs/NETWORK.md, "Linux's CUBIC in ns-3".
+TCP_CONFIGS["linux-cubic"] = replace(TCP_CONFIGS["linux-rto"], name="linux-cubic", socket_type="ns3::TcpLinuxCubic")
 
 
 def get_config(name: str) -> TcpConfig:

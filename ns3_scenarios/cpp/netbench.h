@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <vector>
+#include "linux_cubic.h"  // ns3::TcpLinuxCubic, Linux 6.x CUBIC
 namespace netbench {
 using namespace ns3;
 
