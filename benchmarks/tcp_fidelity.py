@@ -45,6 +45,12 @@ VARIANTS: list[tuple[str, dict | None]] = [
     # ablation: the port fed ns-3's segmentsAcked (TcpCubic's ACK counting) instead of Linux's
     ("linux-cubic-ns3-acked", {"socket_type": "ns3::TcpLinuxCubic", "linux_cubic_acked_is_delivered": False}),
     ("linux-cubic-rcvbuf-64KiB", {"socket_type": "ns3::TcpLinuxCubic", "rcv_buf": 65536}),
+    ("linux-cubic-rcvtune", None),  # linux-cubic with Linux's receive-window autotuning (cpp/rcv_autotune.h)
+    # its sensitivity to skb->truesize: Linux's default scaling_ratio 128 kept (truesize = 2 x 1448)
+    ("linux-cubic-rcvtune-ratio-128", {"socket_type": "ns3::TcpLinuxCubic", "rcv_autotune": True,
+                                       "rcv_skb_truesize": 2896}),
+    # Linux 6.19's faster growth (slow-start term in tcp_rcvbuf_grow), not the reference's 6.18
+    ("linux-cubic-rcvtune-6.19", {"socket_type": "ns3::TcpLinuxCubic", "rcv_autotune": True, "rcv_autotune_619": True}),
     ("hystart-off", {"hystart": False}),
     ("friendliness-off", {"tcp_friendliness": False}),
     ("hystart-delay-max-1s", {"hystart_delay_max_ms": 1000}),

@@ -92,6 +92,8 @@ class Simulation:
         self.countdown = self.ns.cppyy.gbl.netbench.Countdown(stop_after, True) if stop_after > 0 else None
         #: Per link: the error models of its two devices (``None`` where nothing was attached).
         self.error_models: list[tuple[Any, Any]] = []
+        #: The ``netbench::RcvAutotune`` of every receiving socket (configs with ``rcv_autotune``).
+        self.autotuners: list[Any] = []
 
     def __enter__(self) -> Simulation:
         return self
@@ -178,6 +180,24 @@ class Simulation:
         tch.Install(devices)
         self._keep.append(tch)
 
+    def _autotune(self) -> Any:
+        """A ``netbench::RcvAutotune`` for one receiving socket when the config asks for it, else ``None``."""
+        tcp = self.tcp
+        if not tcp.rcv_autotune:
+            return None
+        if not tcp.timestamps:  # Linux then estimates the RTT per window (tcp_rcv_rtt_measure): not emulated
+            raise ScenarioError(f"TCP config {tcp.name!r}: rcv_autotune needs timestamps (its receiver RTT)")
+        tune = self.ns.cppyy.gbl.netbench.RcvAutotune(tcp.segment_size, tcp.rcv_buf_initial, tcp.rcv_buf,
+                                                       tcp.rcv_skb_truesize, tcp.rcv_autotune_619)
+        self._keep.append(tune)
+        self.autotuners.append(tune)
+        return tune
+
+    def _autotune_sink(self, app: Any) -> None:
+        tune = self._autotune()
+        if tune is not None and not tune.AttachSink(app):
+            raise ScenarioError("ns-3 refused to connect the receive autotuning to a PacketSink")
+
     def _count(self, done: Any, counted: bool) -> None:
         if counted and self.countdown is not None:
             done.countdown = self.countdown
@@ -196,6 +216,7 @@ class Simulation:
         self._count(done, counted)
         if not done.Attach(apps.Get(0)):
             raise ScenarioError("ns-3 refused to connect the PacketSink Rx trace")
+        self._autotune_sink(apps.Get(0))
         self._keep.extend((apps, done))
         return done
 
@@ -229,6 +250,9 @@ class Simulation:
         active = peer is not None
         app = ns.cppyy.gbl.netbench.InstallEndpoint(node, active, address, port, tls,
                                                     active if tls_client is None else tls_client, int(delay_ns))
+        tune = self._autotune()
+        if tune is not None:
+            app.SetAutotune(tune)
         if nbytes > 0:
             done = ns.cppyy.gbl.netbench.FlowDone(nbytes, tag)
             if on_done is not None:
@@ -270,6 +294,7 @@ class Simulation:
         remote = ns.InetSocketAddress(dst_address, port).ConvertTo()
         if cross.kind == "bulk":
             sink = ns.PacketSinkHelper("ns3::TcpSocketFactory", local).Install(dst)
+            self._autotune_sink(sink.Get(0))
             helper = ns.BulkSendHelper("ns3::TcpSocketFactory", remote)
             helper.SetAttribute("MaxBytes", ns.UintegerValue(0))
             helper.SetAttribute("SendSize", ns.UintegerValue(self.tcp.segment_size))

@@ -14,7 +14,8 @@ parent process can validate ``--tcp`` names without importing ns-3.
 
 ``linux-rto`` (the default) is ``linux`` with Linux's RTO formula, SYN timeout and HyStart
 delay ceiling (below). ``linux-cubic`` is ``linux-rto`` with ns-3's ``TcpCubic`` replaced by
-``ns3::TcpLinuxCubic``, a port of Linux 6.x's ``tcp_cubic.c`` (``cpp/linux_cubic.h``).
+``ns3::TcpLinuxCubic``, a port of Linux 6.x's ``tcp_cubic.c`` (``cpp/linux_cubic.h``);
+``linux-cubic-rcvtune`` adds Linux's receive-window autotuning (``cpp/rcv_autotune.h``).
 
 ``ns3-default`` writes back ns-3.44's own defaults (CUBIC, PRR, **MSS 536**, 128 KiB buffers,
 200 ms delayed-ACK timer, 1 s minimum RTO). Its small segments put 54 B of headers on every
@@ -74,6 +75,19 @@ class TcpConfig:
     #: ``ns3::TcpLinuxCubic`` only: count an ACK's segments as Linux does (delivered, SACKed
     #: included); False is an ablation switch that feeds it ns-3's ``segmentsAcked`` instead.
     linux_cubic_acked_is_delivered: bool = True
+    #: Linux's receive-window autotuning on every receiving socket (``netbench::RcvAutotune``,
+    #: cpp/rcv_autotune.h): the window starts from ``tcp_rmem[1]`` (``rcv_buf_initial``) and grows
+    #: once per receiver RTT with what the application read (``tcp_rcv_space_adjust``), capped
+    #: at ``tcp_rmem[2]`` = ``rcv_buf``. Off: ns-3's constant ``rcv_buf``.
+    rcv_autotune: bool = False
+    rcv_buf_initial: int = 131072
+    #: ``skb->truesize`` of one received full segment, which sets Linux's ``scaling_ratio``
+    #: (window = buffer x len / truesize): 2304 B for the reference's 1514-byte frames, each in
+    #: a kmalloc-2048 head (1728 B) + the 256-byte sk_buff + 320-byte shared info.
+    rcv_skb_truesize: int = 2304
+    #: Add Linux 6.19's slow-start term to the autotuned window (``tcp: fix too slow
+    #: tcp_rcvbuf_grow() action``); False is 6.16-6.18's ``rcvwin = 2 * copied``, the reference's.
+    rcv_autotune_619: bool = False
 
     def settings(self) -> list[tuple[str, str, Any]]:
         """``(attribute path, value kind, value)`` for every key this config sets."""
@@ -143,6 +157,9 @@ TCP_CONFIGS["linux-rto"] = replace(TCP_CONFIGS["linux"], name="linux-rto", clock
 # (ns3::TcpLinuxCubic, cpp/linux_cubic.h: Linux's ACK counting, cnt credits, HyStart, HZ 250);
 # opt-in, measured in docs/NETWORK.md, "Linux's CUBIC in ns-3".
 TCP_CONFIGS["linux-cubic"] = replace(TCP_CONFIGS["linux-rto"], name="linux-cubic", socket_type="ns3::TcpLinuxCubic")
+# "linux-cubic" with Linux's receive-window autotuning (cpp/rcv_autotune.h); opt-in, measured in
+# docs/NETWORK.md, "Receive-window autotuning (linux-cubic-rcvtune)".
+TCP_CONFIGS["linux-cubic-rcvtune"] = replace(TCP_CONFIGS["linux-cubic"], name="linux-cubic-rcvtune", rcv_autotune=True)
 
 
 def get_config(name: str) -> TcpConfig:

@@ -59,7 +59,7 @@ def _edit(path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["links.py", "seeds.py", "simcore.py", "cpp/netbench.h", "cpp/linux_cubic.h",
-                                  "engines/isolated.py", "engines/star.py", "tcp.py", "network.py", "transfers.py"])
+                                  "cpp/rcv_autotune.h", "engines/isolated.py", "engines/star.py", "tcp.py", "network.py", "transfers.py"])
 def test_a_changed_shared_file_invalidates_the_flow_and_the_cell_cache(package_copy, name):
     flow, cell_round = keys()
     _edit(package_copy / name)

@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 #include "linux_cubic.h"  // ns3::TcpLinuxCubic, Linux 6.x CUBIC
+#include "rcv_autotune.h"  // netbench::RcvAutotune, Linux's receive-window autotuning
 namespace netbench {
 using namespace ns3;
 
@@ -222,9 +223,12 @@ class Endpoint : public Application {
   int64_t ReadyNs() const { return m_readyNs; }
   void SetDone(FlowDone* d) { done = d; }
   void SetReady(Countdown* c) { ready = c; }
+  // Linux's receive-window autotuning on this end's socket, attached once it is established.
+  void SetAutotune(RcvAutotune* a) { autotune = a; }
   FlowDone* GetDone() const { return done; }
   FlowDone* done = nullptr;
   Countdown* ready = nullptr;
+  RcvAutotune* autotune = nullptr;
  private:
   static const uint32_t kClientHello = 517;
   static const uint32_t kServerFlight = 4096;
@@ -251,6 +255,7 @@ class Endpoint : public Application {
   }
   void Connected(Ptr<Socket>) {
     m_connected = true;
+    if (autotune) autotune->Attach(m_socket);
     if (m_tls) Hello();
     else Ready();
   }
@@ -262,6 +267,7 @@ class Endpoint : public Application {
   void Accepted(Ptr<Socket> s, const Address&) {
     m_socket = s;
     m_connected = true;
+    if (autotune) autotune->Attach(m_socket);
     Wire();
     if (m_tls) Hello();
     else Ready();
@@ -276,6 +282,7 @@ class Endpoint : public Application {
     while ((p = s->Recv())) {
       uint64_t n = p->GetSize();
       if (n == 0) break;
+      if (autotune) autotune->Copied(n);
       if (m_handshakeIn > 0) {
         uint64_t k = std::min<uint64_t>(n, m_handshakeIn);
         m_handshakeIn -= k;
