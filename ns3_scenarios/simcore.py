@@ -58,9 +58,34 @@ def load() -> Any:
                     from ns import ns
                 pch.build_in_background(header_lines)
         ns.cppyy.include(str(CPP_HEADER))
-        ns.cppyy.gbl.ns3.TcpLinuxCubic.GetTypeId()  # registers "ns3::TcpLinuxCubic" for TcpConfig.socket_type
         _NS = ns
     return _NS
+
+
+#: C++ that only some TCP configs use (the CUBIC port, receive-window autotuning): a process
+#: compiles each the first time a config needs it, ~0.8 s each, which every other process saves.
+LINUX_CUBIC_HEADER = CPP_HEADER.parent / "linux_cubic.h"
+RCV_AUTOTUNE_HEADER = CPP_HEADER.parent / "rcv_autotune.h"
+_INCLUDED: set[Path] = set()
+
+
+def include(header: Path) -> Any:
+    """The ``ns`` module with ``header`` (one of the opt-in headers) compiled in, once per process."""
+    ns = load()
+    if header not in _INCLUDED:
+        ns.cppyy.include(str(header))
+        if header == LINUX_CUBIC_HEADER:
+            ns.cppyy.gbl.ns3.TcpLinuxCubic.GetTypeId()  # registers it for TcpConfig.socket_type
+        _INCLUDED.add(header)
+    return ns
+
+
+def _include_for(config: tcp_configs.TcpConfig) -> None:
+    """Compile the opt-in C++ that ``config`` uses."""
+    if config.socket_type == tcp_configs.LINUX_CUBIC:
+        include(LINUX_CUBIC_HEADER)
+    if config.rcv_autotune:
+        include(RCV_AUTOTUNE_HEADER)
 
 
 def nanoseconds(seconds: float) -> int:
@@ -84,6 +109,7 @@ class Simulation:
     def __init__(self, tcp: str, *, stop_after: int = 0) -> None:
         self.ns = load()
         self._created = time.perf_counter()
+        _include_for(tcp_configs.get_config(tcp))
         self.tcp = tcp_configs.apply(self.ns, tcp)
         self.ns.Ipv4AddressGenerator.Reset()
         self._addresses = self.ns.Ipv4AddressHelper()

@@ -39,7 +39,9 @@ _TCP = "ns3::TcpSocket::"
 _BASE = "ns3::TcpSocketBase::"
 _L4 = "ns3::TcpL4Protocol::"
 _CUBIC = "ns3::TcpCubic::"
-_LINUX_CUBIC = "ns3::TcpLinuxCubic::"
+#: The CUBIC port's TypeId (cpp/linux_cubic.h), registered by a process the first time a config names it.
+LINUX_CUBIC = "ns3::TcpLinuxCubic"
+_LINUX_CUBIC = LINUX_CUBIC + "::"
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class TcpConfig:
     rcv_autotune_619: bool = False
 
     def settings(self) -> list[tuple[str, str, Any]]:
-        """``(attribute path, value kind, value)`` for every key this config sets."""
+        """``(attribute path, value kind, value)`` for every key this config sets (the CUBIC
+        port's only where it is the socket type: only then is it compiled and registered)."""
         return [
             (_L4 + "SocketType", "typeid", self.socket_type),
             (_L4 + "RecoveryType", "typeid", self.recovery_type),
@@ -110,12 +113,13 @@ class TcpConfig:
             (_CUBIC + "HyStart", "bool", self.hystart),
             (_CUBIC + "HyStartDelayMax", "time_ms", self.hystart_delay_max_ms),
             (_CUBIC + "TcpFriendliness", "bool", self.tcp_friendliness),
+        ] + ([
             # The same two switches for the Linux port (cpp/linux_cubic.h); its HyStart threshold is
             # Linux's fixed clamp(delay_min / 8, 4 ms, 16 ms), so hystart_delay_max_ms does not apply.
             (_LINUX_CUBIC + "HyStart", "bool", self.hystart),
             (_LINUX_CUBIC + "TcpFriendliness", "bool", self.tcp_friendliness),
             (_LINUX_CUBIC + "AckedIsDelivered", "bool", self.linux_cubic_acked_is_delivered),
-        ]
+        ] if self.socket_type == LINUX_CUBIC else [])
 
 
 TCP_CONFIGS: dict[str, TcpConfig] = {
@@ -156,7 +160,7 @@ TCP_CONFIGS["linux-rto"] = replace(TCP_CONFIGS["linux"], name="linux-rto", clock
 # "linux-rto" with ns-3's TcpCubic replaced by a port of Linux 6.x's tcp_cubic.c
 # (ns3::TcpLinuxCubic, cpp/linux_cubic.h: Linux's ACK counting, cnt credits, HyStart, HZ 250);
 # opt-in, measured in docs/NETWORK.md, "Linux's CUBIC in ns-3".
-TCP_CONFIGS["linux-cubic"] = replace(TCP_CONFIGS["linux-rto"], name="linux-cubic", socket_type="ns3::TcpLinuxCubic")
+TCP_CONFIGS["linux-cubic"] = replace(TCP_CONFIGS["linux-rto"], name="linux-cubic", socket_type=LINUX_CUBIC)
 # "linux-cubic" with Linux's receive-window autotuning (cpp/rcv_autotune.h); opt-in, measured in
 # docs/NETWORK.md, "Receive-window autotuning (linux-cubic-rcvtune)".
 TCP_CONFIGS["linux-cubic-rcvtune"] = replace(TCP_CONFIGS["linux-cubic"], name="linux-cubic-rcvtune", rcv_autotune=True)

@@ -10,10 +10,18 @@
 #include <cstdint>
 #include <functional>
 #include <vector>
-#include "linux_cubic.h"  // ns3::TcpLinuxCubic, Linux 6.x CUBIC
-#include "rcv_autotune.h"  // netbench::RcvAutotune, Linux's receive-window autotuning
 namespace netbench {
 using namespace ns3;
+
+// What an Endpoint asks of a receive-window tuner: netbench::RcvAutotune (rcv_autotune.h), which,
+// like the CUBIC port (linux_cubic.h), only a process whose TCP config uses it compiles
+// (simcore.Simulation; ~0.8 s of cling each).
+class ReceiveTuner {
+ public:
+  virtual ~ReceiveTuner() = default;
+  virtual bool Attach(Ptr<Socket> socket) = 0;  // the established socket, before any data
+  virtual void Copied(uint64_t bytes) = 0;      // the application read this many bytes
+};
 
 // Counts events; at zero it stops the simulation (when every FL flow is done, so that
 // unbounded cross traffic and capacity traces do not run to the horizon) or calls back.
@@ -224,11 +232,11 @@ class Endpoint : public Application {
   void SetDone(FlowDone* d) { done = d; }
   void SetReady(Countdown* c) { ready = c; }
   // Linux's receive-window autotuning on this end's socket, attached once it is established.
-  void SetAutotune(RcvAutotune* a) { autotune = a; }
+  void SetAutotune(ReceiveTuner* a) { autotune = a; }
   FlowDone* GetDone() const { return done; }
   FlowDone* done = nullptr;
   Countdown* ready = nullptr;
-  RcvAutotune* autotune = nullptr;
+  ReceiveTuner* autotune = nullptr;
  private:
   static const uint32_t kClientHello = 517;
   static const uint32_t kServerFlight = 4096;

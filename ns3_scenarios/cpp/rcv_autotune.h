@@ -30,10 +30,11 @@
 #include <cstdint>
 #include <list>
 #include <vector>
+#include "netbench.h"  // netbench::ReceiveTuner
 namespace netbench {
 using namespace ns3;
 
-class RcvAutotune {
+class RcvAutotune : public ReceiveTuner {
  public:
   static const uint32_t kDefaultScalingRatio = 128;  // TCP_DEFAULT_SCALING_RATIO
   static const uint32_t kInitCwnd = 10;              // TCP_INIT_CWND
@@ -51,7 +52,7 @@ class RcvAutotune {
     return m_sink && sink->TraceConnectWithoutContext("Rx", MakeCallback(&RcvAutotune::OnSinkRx, this));
   }
   // On an established socket (before any data); the application then calls Copied per read.
-  bool Attach(Ptr<Socket> socket) {
+  bool Attach(Ptr<Socket> socket) override {
     m_sock = DynamicCast<TcpSocketBase>(socket);
     if (!m_sock) return false;
     m_sock->TraceConnectWithoutContext("Rx", MakeCallback(&RcvAutotune::OnSegment, this));
@@ -72,7 +73,7 @@ class RcvAutotune {
     Apply();
     return true;
   }
-  void Copied(uint64_t bytes) {  // tcp_recvmsg -> tcp_rcv_space_adjust
+  void Copied(uint64_t bytes) override {  // tcp_recvmsg -> tcp_rcv_space_adjust
     m_copied += bytes;
     if (!m_sock || m_rttUs8 == 0) return;
     int64_t now = NowUs();
