@@ -26,10 +26,11 @@ NPY_HEADER = 128  # np.save's header of a plain 2-d float32 array
 HASH_HEX = 64  # an object id: SHA-256 in hex
 
 
-def _simulate(tmp_path, name, client_app, recording: dict | None = None, rounds: int = ROUNDS, **server) -> object:
+def _simulate(tmp_path, name, client_app, recording: dict | None = None, rounds: int = ROUNDS, actors: int = 2,
+              **server) -> object:
     recorder = FlowerRecorder(tmp_path / name, app_name=f"numpy-{name}", **(recording or {}))
     app = flower_apps.server_app(recorder, CLIENTS, rounds, **server)
-    return simulate(app, client_app, recorder, num_supernodes=CLIENTS)
+    return simulate(app, client_app, recorder, num_supernodes=CLIENTS, cpus_per_client=2 / actors)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +141,8 @@ def test_flower_blobs_are_the_protobuf_messages_and_verify_says_they_are_foreign
 ])
 def test_a_misconfigured_app_gets_one_clear_line(runs, tmp_path, client_app, server, says):
     with pytest.raises(FlowerRecordError) as err:
-        _simulate(tmp_path, "bad", getattr(flower_apps, client_app), rounds=1, **server)  # the first round says it
+        # one round on one Ray actor: the first reply already says it
+        _simulate(tmp_path, "bad", getattr(flower_apps, client_app), rounds=1, actors=1, **server)
     assert says in str(err.value) and len(str(err.value).splitlines()) == 1
 
 
