@@ -106,3 +106,20 @@ def test_dense_fedit_upload_is_the_shapes_adapter(tiny_cfg, tmp_path):
     assert list(run.evals.columns) == ["round", "eval_loss", "label"]  # no ARC/QA on random weights
     assert communication_table([run])["weights"].tolist() == ["random-init (shape only)"]
     assert "weights random-init (shape only)" in measured_on(run.meta)
+
+
+def test_netbench_train_takes_a_shape_from_the_command_line(dolly_file, tmp_path):
+    """The CLI's checks before training (free --out, reachable hub id) let a ``shape:`` model through:
+    it is built, never fetched; an unknown shape is refused with the known names."""
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    common = ["train", "--dataset", str(dolly_file), "--clients", "4", "--participants", "2", "--rounds", "1",
+              "--local-steps", "1", "--batch-size", "1", "--max-len", "32", "--eval-examples", "4", "--no-progress"]
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, [*common, "--model", "shape:test-tiny", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "run.json").read_text())["model"]["weights"] == "random-init (shape only)"
+    refused = CliRunner().invoke(main, [*common, "--model", "shape:no-such", "--out", str(tmp_path / "bad")])
+    assert refused.exit_code != 0 and "no-such" in refused.output and "llama2-7b" in refused.output

@@ -165,7 +165,7 @@ def make_executor(opts: dict):
 def check_before_training(cfg, out: Path) -> None:
     """The refusals that need no model, before the heavy imports: ``out`` must be free (nobody holds its lock),
     writable and hold no run (the lock's folder is removed again if it was created for this check: a refused
-    run leaves nothing); a hub id must be reachable or cached."""
+    run leaves nothing); a hub id must be reachable or cached (``shape:`` models are built here, never fetched)."""
     from fl_core.errors import RunDirError
     from fl_core.rundir.lock import folder_lock
     from fl_core.model.base import DEFAULT_MODEL, TINY_MODEL, resolve_model_source
@@ -173,7 +173,7 @@ def check_before_training(cfg, out: Path) -> None:
     with folder_lock(out, "train"):
         if (Path(out) / "run.json").exists():
             raise RunDirError(f"{out} already holds a run; use --resume to continue it or choose another --out")
-    if cfg.model not in (DEFAULT_MODEL, TINY_MODEL):
+    if cfg.model not in (DEFAULT_MODEL, TINY_MODEL) and not cfg.model.startswith("shape:"):  # shapes are built, not fetched
         resolve_model_source(cfg.model)
 
 
