@@ -139,8 +139,10 @@ def scenario_options(command: Any) -> Any:
         click.option("--tcp", type=click.Choice(list(TCP_CONFIGS)), default=DEFAULT_TCP, show_default=True,
                      help="TCP stack: 'linux-rto' (Linux host defaults, MSS 1448, Linux's RTO srtt + max(200 ms, "
                           "4 rttvar)), 'linux' (the same with ns-3's RTO, SYN timeout and HyStart ceiling; "
-                          "earlier releases' default) or 'ns3-default' (MSS 536; "
-                          "reproduces the paper's 0.89 Mbps on 1 Mbps)."),
+                          "earlier releases' default), 'ns3-default' (MSS 536; "
+                          "reproduces the paper's 0.89 Mbps on 1 Mbps), 'linux-cubic' (linux-rto with a port "
+                          "of Linux's tcp_cubic.c) or 'linux-cubic-rcvtune' (that plus Linux's receive-window "
+                          "autotuning); docs/NETWORK.md compares them with real Linux."),
         click.option("--compute-scale", type=float, default=None,
                      help="Multiply every recorded compute time by this factor (e.g. to stand in for a faster "
                           "GPU); recorded in the compute_source column."),
