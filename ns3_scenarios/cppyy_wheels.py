@@ -34,9 +34,9 @@ def pip(*args: str) -> None:
         raise SystemExit(f"pip {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
 
-def wheel(spec: str, wheels: Path) -> None:
-    """Build ``spec``'s wheel into ``wheels`` against what the venv already holds."""
-    pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), spec)
+def wheel_args(spec: str, wheels: Path) -> list[str]:
+    """pip's arguments that build ``spec``'s wheel into ``wheels`` against what the venv already holds."""
+    return ["wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), spec]
 
 
 def compile_on_every_core(jobs: int) -> None:
@@ -82,10 +82,9 @@ def main(argv: list[str]) -> int:
         raise SystemExit(__doc__.split("Usage::")[1])
     wheels, backend, compiled, pure = Path(argv[0]).resolve(), *argv[1:]
     wheels.mkdir(parents=True, exist_ok=True)
-    wheel(backend, wheels)
+    pip(*wheel_args(backend, wheels))
     pip("install", "--no-deps", "--no-index", "--find-links", str(wheels), backend)
-    beside = subprocess.Popen([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                               "-w", str(wheels), pure])
+    beside = subprocess.Popen([sys.executable, "-m", "pip", *wheel_args(pure, wheels), "-q"])
     build_compiled(compiled, wheels, os.cpu_count() or 1)
     if beside.wait() != 0:
         raise SystemExit(f"pip wheel {pure} failed")

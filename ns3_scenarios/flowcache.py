@@ -26,8 +26,8 @@ CACHE_ENV = "NETBENCH_FLOW_CACHE"
 PACKAGE = Path(__file__).parent
 #: Every file whose code decides a flow's or a round's simulated times; a change to any of them
 #: changes every key (the cell engines add their own files: ``engines.cell.CELL_CODE``).
-CODE = ("simcore.py", "cpp/netbench.h", "cpp/linux_cubic.h", "cpp/rcv_autotune.h", "tcp.py", "links.py", "seeds.py", "network.py", "transfers.py",
-        "engines/isolated.py", "engines/star.py")
+CODE = ("simcore.py", "cpp/netbench.h", "cpp/linux_cubic.h", "cpp/rcv_autotune.h", "tcp.py", "links.py", "seeds.py",
+        "network.py", "transfers.py", "engines/isolated.py", "engines/star.py")
 
 
 @lru_cache(maxsize=1)

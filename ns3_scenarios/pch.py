@@ -58,7 +58,7 @@ def _package_dir(module: str) -> Path:
 
 def _key() -> str:
     """16 hex chars naming the installed ns3/cppyy builds this header belongs to."""
-    parts = [sys.prefix, sys.version, f"api={os.environ.get(cppyy_api.ENV, '')}"]
+    parts = [sys.prefix, sys.version]
     for name in _PACKAGES:
         try:
             parts.append(f"{name}=={importlib.metadata.version(name)}")
@@ -191,7 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ns3_scenarios.pch", description=main.__doc__)
     parser.add_argument("--lines", type=Path, help="the recorded header lines (JSON); default: record them now")
     args = parser.parse_args(argv)
-    cppyy_api.ensure()
     path = pch_path()
     lock = path.with_suffix(".lock")
     try:
