@@ -50,6 +50,13 @@ SND_MAC, RCV_MAC = "02:18:00:00:00:01", "02:18:00:00:00:02"
 QUEUE_PACKETS = 100
 RELAY_CPU, PEER_CPU = "1", "0"
 CSV_FIELDS = ["variant", "case", "seed", "seconds", "losses", "queue_drops"]
+#: The sender's recovery counters (``/proc/net/netstat`` TcpExt, ``/proc/net/snmp`` Tcp) that
+#: ``--counters FILE`` records per flow: RTOs, tail-loss probes, SACK recovery episodes, lost
+#: retransmissions (found by RACK) and the undo events.
+COUNTERS = ("TcpExt.TCPTimeouts", "TcpExt.TCPLossProbes", "TcpExt.TCPLossProbeRecovery", "TcpExt.TCPSackRecovery",
+            "TcpExt.TCPSackRecoveryFail", "TcpExt.TCPLostRetransmit", "TcpExt.TCPFastRetrans",
+            "TcpExt.TCPSlowStartRetrans", "TcpExt.TCPSpuriousRTOs", "TcpExt.TCPLossUndo", "TcpExt.TCPFullUndo",
+            "TcpExt.TCPPartialUndo", "TcpExt.TCPDSACKUndo", "Tcp.RetransSegs", "Tcp.OutSegs")
 
 
 @dataclass(frozen=True)
@@ -183,9 +190,22 @@ def _peer(role: str, netns: str, nbytes: int) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def sender_counters(netns: str) -> dict[str, int]:
+    """:data:`COUNTERS` of ``netns`` now (the namespace's own ``/proc/net`` tables)."""
+    values: dict[str, int] = {}
+    for table in ("/proc/net/netstat", "/proc/net/snmp"):
+        lines = run("cat", table, netns=netns).stdout.splitlines()
+        for names_line, values_line in zip(lines[::2], lines[1::2]):
+            prefix, *keys = names_line.split()
+            values.update({f"{prefix[:-1]}.{k}": int(v) for k, v in zip(keys, values_line.split()[1:])})
+    return {name: values.get(name, 0) for name in COUNTERS}
+
+
 def one_flow(binary: Path, names: dict[str, str], nbytes: int, bps: float, delay_s: float, loss: float,
              seed: int, variant: Variant) -> tuple[float, dict[str, int]]:
-    """Seconds from ``connect()`` to the receiver's last byte for one seeded flow, and the relay's counters."""
+    """Seconds from ``connect()`` to the receiver's last byte for one seeded flow, and the relay's counters
+    beside the sender's :data:`COUNTERS` for this flow."""
+    before = sender_counters(names["snd"])
     if variant.flush_metrics:
         for ns in (names["snd"], names["rcv"]):
             run("ip", "tcp_metrics", "flush", "all", netns=ns, check=False)
@@ -198,6 +218,8 @@ def one_flow(binary: Path, names: dict[str, str], nbytes: int, bps: float, delay
         recv_out, recv_err = receiver.communicate(timeout=600)
         if sender.returncode or receiver.returncode:
             raise RuntimeError(f"flow failed: {sent_err.strip()} {recv_err.strip()}")
+    after = sender_counters(names["snd"])
+    counters.update({name: after[name] - before[name] for name in COUNTERS})
     return (int(recv_out) - int(sent_out)) / 1e9, counters
 
 
@@ -235,8 +257,10 @@ def peer(role: str, nbytes: int) -> None:
     print(start, flush=True)
 
 
-def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | None, first_seed: int = 1) -> list[dict]:
-    """Every (variant, case, seed) flow, seeds ``first_seed`` on; rows appended to ``out`` as they finish."""
+def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | None, first_seed: int = 1,
+            counters_out: Path | None = None) -> list[dict]:
+    """Every (variant, case, seed) flow, seeds ``first_seed`` on; rows appended to ``out`` as they finish,
+    and with the sender's :data:`COUNTERS` to ``counters_out``."""
     rows: list[dict] = []
     saved = {name: (CUBIC_PARAMS / name).read_text().strip() for name in CUBIC_DEFAULTS}
     with tempfile.TemporaryDirectory() as tmp, testbed() as names:
@@ -252,6 +276,7 @@ def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | Non
                                "losses": counters.get("losses", -1), "queue_drops": counters.get("queue_drops", -1)}
                         rows.append(row)
                         _append(out, row)
+                        _append(counters_out, {**row, **{k: counters[k] for k in COUNTERS}}, [*CSV_FIELDS, *COUNTERS])
                         times.append(seconds)
                     _report(vname, label, times, real)
         finally:
@@ -260,13 +285,13 @@ def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | Non
     return rows
 
 
-def _append(out: Path | None, row: dict) -> None:
+def _append(out: Path | None, row: dict, fields: list[str] = CSV_FIELDS) -> None:
     """Append ``row`` to the CSV ``out`` (header first when the file is new)."""
     if out is None:
         return
     new = not out.exists()
     with out.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer = csv.DictWriter(fh, fieldnames=fields)
         if new:
             writer.writeheader()
         writer.writerow(row)
@@ -293,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=1, help="first loss seed (default 1), to add seeds later")
     parser.add_argument("--cases", nargs="*", help="only these case labels (benchmarks/tcp_fidelity.py's CASES)")
     parser.add_argument("--out", type=Path, help="append one CSV row per flow here")
+    parser.add_argument("--counters", type=Path, help="append each flow's row with the sender's recovery counters here")
     args = parser.parse_args(argv)
     labels = [c[0] for c in CASES]
     unknown = [c for c in args.cases or [] if c not in labels]
@@ -304,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     cases = [c for c in CASES if not args.cases or c[0] in args.cases]
     try:
-        measure(args.variants, cases, args.seeds, args.out, args.first_seed)
+        measure(args.variants, cases, args.seeds, args.out, args.first_seed, args.counters)
     except KeyboardInterrupt:
         print("interrupted; namespaces removed", file=sys.stderr)
         return 130

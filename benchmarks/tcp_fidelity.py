@@ -40,17 +40,20 @@ CASES = [
 VARIANTS: list[tuple[str, dict | None]] = [
     ("linux", None),
     ("linux-rto", None),
-    ("linux-cubic", None),  # linux-rto with the port of Linux's tcp_cubic.c (ns3::TcpLinuxCubic)
-    ("linux-cubic-friendliness-off", {"socket_type": "ns3::TcpLinuxCubic", "tcp_friendliness": False}),
-    # ablation: the port fed ns-3's segmentsAcked (TcpCubic's ACK counting) instead of Linux's
-    ("linux-cubic-ns3-acked", {"socket_type": "ns3::TcpLinuxCubic", "linux_cubic_acked_is_delivered": False}),
-    ("linux-cubic-rcvbuf-64KiB", {"socket_type": "ns3::TcpLinuxCubic", "rcv_buf": 65536}),
+    ("linux-cubic", None),  # the default: linux-rto with the port of Linux's tcp_cubic.c and 16 quick ACKs
+    # ablations of linux-cubic ("base"): without quick ACKs; without CUBIC's Reno floor; the port fed
+    # ns-3's segmentsAcked (TcpCubic's ACK counting) instead of Linux's; a constant 64 KiB window
+    ("linux-cubic-no-quickack", {"base": "linux-cubic", "quickacks": 0}),
+    ("linux-cubic-friendliness-off", {"base": "linux-cubic", "tcp_friendliness": False}),
+    ("linux-cubic-ns3-acked", {"base": "linux-cubic", "linux_cubic_acked_is_delivered": False}),
+    ("linux-cubic-rcvbuf-64KiB", {"base": "linux-cubic", "rcv_buf": 65536}),
     ("linux-cubic-rcvtune", None),  # linux-cubic with Linux's receive-window autotuning (cpp/rcv_autotune.h)
     # its sensitivity to skb->truesize: Linux's default scaling_ratio 128 kept (truesize = 2 x 1448)
-    ("linux-cubic-rcvtune-ratio-128", {"socket_type": "ns3::TcpLinuxCubic", "rcv_autotune": True,
-                                       "rcv_skb_truesize": 2896}),
+    ("linux-cubic-rcvtune-ratio-128", {"base": "linux-cubic-rcvtune", "rcv_skb_truesize": 2896}),
     # Linux 6.19's faster growth (slow-start term in tcp_rcvbuf_grow), not the reference's 6.18
-    ("linux-cubic-rcvtune-6.19", {"socket_type": "ns3::TcpLinuxCubic", "rcv_autotune": True, "rcv_autotune_619": True}),
+    ("linux-cubic-rcvtune-6.19", {"base": "linux-cubic-rcvtune", "rcv_autotune_619": True}),
+    # linux-rto with Linux's quick ACKs alone (ns-3's TcpCubic)
+    ("linux-rto-quickack", {"quickacks": 16}),
     ("hystart-off", {"hystart": False}),
     ("friendliness-off", {"tcp_friendliness": False}),
     ("hystart-delay-max-1s", {"hystart_delay_max_ms": 1000}),
@@ -75,9 +78,13 @@ def _register(name: str, changes: dict | None) -> str:
 
     if changes is None:
         return name
-    TCP_CONFIGS[name] = replace(TCP_CONFIGS["linux-rto"], name=name, **changes)
+    changes = dict(changes)
+    TCP_CONFIGS[name] = replace(TCP_CONFIGS[changes.pop("base", "linux-rto")], name=name, **changes)
     return name
 
+
+#: Per-flow sender counts that ``--counters`` reports (ns3_scenarios.probes.recovery_counts).
+COUNTS = ("recoveries", "timeouts", "loss_episodes", "retransmissions")
 
 #: Linux's runs on this machine (benchmarks/linux_reference.py).
 REFERENCE_CSV = Path(__file__).resolve().parent.parent / "results" / "reference_linux_tcp.csv"
@@ -96,8 +103,11 @@ def linux_runs(path: Path = REFERENCE_CSV) -> dict[str, dict[int, float]]:
 
 
 def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "default",
-            paired: bool = False) -> list[dict]:
+            paired: bool = False, counters: bool = False) -> list[dict]:
     """One row per (variant, case): mean and standard deviation of ``seeds`` completion times.
+
+    ``counters`` runs each flow in its own simulation with the sender's loss-recovery counts
+    (:func:`ns3_scenarios.probes.recovery_counts`) and adds their means per flow to the row.
 
     ``queue`` "droptail" replaces ns-3's default queue (100-packet device FIFO under FqCoDel)
     with the reference relay's plain 100-packet drop-tail FIFO. ``paired`` takes each case's
@@ -105,6 +115,7 @@ def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "d
     """
     from ns3_scenarios.engines.isolated import FlowSpec, flow_times
     from ns3_scenarios.links import Impairments, Queue, RandomLoss
+    from ns3_scenarios.probes import recovery_counts
 
     link_queue = Queue(100, "packets", "droptail") if queue == "droptail" else None
     reference = linux_runs() if paired else {}
@@ -120,12 +131,15 @@ def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "d
                 real = statistics.fmean(reference[label].values())
             n = len(seed_list)
             specs = [FlowSpec(nbytes, bps, bps, delay, tcp, data=data, queue=link_queue, data_seed=s) for s in seed_list]
-            times = flow_times(specs)
+            counts = [recovery_counts(s) for s in specs] if counters else []
+            times = [c["seconds"] for c in counts] if counters else flow_times(specs)
             mean = statistics.fmean(times)
             rows.append({"variant": vname, "case": label, "queue": queue, "seeds": n, "mean_s": round(mean, 4),
                          "sd_s": round(statistics.stdev(times), 4) if n > 1 else 0.0,
-                         "real_s": round(real, 4), "vs_real": round(mean / real - 1, 4)})
-            print(f"{vname:24s} {label:22s} {mean:8.3f} s  real {real:6.3f}  {100 * (mean / real - 1):+6.1f} %",
+                         "real_s": round(real, 4), "vs_real": round(mean / real - 1, 4),
+                         **{f"mean_{k}": round(statistics.fmean(c[k] for c in counts), 3) for k in COUNTS if counts}})
+            extra = "  ".join(f"{k} {rows[-1][f'mean_{k}']:.2f}" for k in COUNTS if counts)
+            print(f"{vname:24s} {label:22s} {mean:8.3f} s  real {real:6.3f}  {100 * (mean / real - 1):+6.1f} %  {extra}",
                   flush=True)
     return rows
 
@@ -139,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="ns-3's default queue or the relay's 100-packet drop-tail FIFO")
     parser.add_argument("--paired", action="store_true",
                         help="each lossy case on the seeds of Linux's own runs, against their mean")
+    parser.add_argument("--counters", action="store_true",
+                        help="one simulation per flow, with the sender's recoveries, RTOs and retransmissions")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args(argv)
     if args.seeds < 2:
@@ -150,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown variant(s) {', '.join(unknown)}: expected some of {', '.join(known)}")
     os.environ["NETBENCH_FLOW_CACHE"] = "off"
     start = time.process_time()
-    rows = measure([(v, known[v]) for v in chosen], args.seeds, args.queue, args.paired)
+    rows = measure([(v, known[v]) for v in chosen], args.seeds, args.queue, args.paired, args.counters)
     print(f"CPU {time.process_time() - start:.1f} s", file=sys.stderr)
     if args.out:
         tmp = args.out.with_suffix(args.out.suffix + ".tmp")

@@ -24,7 +24,7 @@ MIN_RATE_BPS = 1e4
 #: Accepted one-way latency: 0 to 10 s.
 MAX_LATENCY_S = 10.0
 DEFAULT_LATENCY_S = 0.05
-DEFAULT_TCP = "linux-rto"  # tracks real Linux CUBIC best (docs/NETWORK.md, "Fidelity to real Linux TCP")
+DEFAULT_TCP = "linux-cubic"  # tracks real Linux CUBIC best (docs/NETWORK.md, "Fidelity to real Linux TCP")
 
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ns3_scenarios import simcore
+from ns3_scenarios.engines.isolated import FlowSpec
 from ns3_scenarios.links import CapacityTrace, GilbertElliott, Impairments, RandomLoss
 from ns3_scenarios.network import DEFAULT_TCP
 
@@ -77,3 +78,32 @@ def flow_loss(nbytes: int, rate_bps: float, reverse_bps: float, latency_s: float
             out.update({f"{name}_packets": seen, f"{name}_loss": dropped / seen if seen else 0.0,
                         f"{name}_burst": dropped / runs if runs else 0.0})
         return out
+
+
+def recovery_counts(spec: FlowSpec, *, hook_at_s: float = 1e-6) -> dict[str, float]:
+    """One isolated flow (:class:`FlowSpec`, as replays build it) and how its sender recovered from loss.
+
+    Returns the completion time (``seconds``) and the sender's counts, named as Linux's
+    (``benchmarks/linux_reference.py --counters``): ``recoveries`` (fast-recovery episodes,
+    TCPSackRecovery), ``timeouts`` (RTO expiries, TCPTimeouts), ``loss_episodes`` (entries into
+    CA_LOSS) and ``retransmissions`` (retransmitted segments, RetransSegs); and
+    ``slow_start_exit``, the first slow-start threshold set, in segments (HyStart's exit on a
+    lossless flow; 0 if slow start never ended).
+    """
+    with simcore.Simulation(spec.tcp) as sim:
+        counter = simcore.include(simcore.RECOVERY_PROBE_HEADER).cppyy.gbl.netbench.RecoveryCounter()
+        nodes = sim.nodes(2)
+        sender, receiver = nodes.Get(0), nodes.Get(1)
+        interfaces = sim.link(sender, receiver, spec.data_bps, spec.ack_bps, spec.latency_s, queue=spec.queue,
+                              a_sends=spec.data, b_sends=spec.ack, a_seed=spec.data_seed, b_seed=spec.ack_seed,
+                              trace_phase_s=(spec.data_phase_s, spec.ack_phase_s))
+        done, start = sim.message(sender, receiver, interfaces.GetAddress(1), 9, spec.nbytes, tag=0, tls=spec.tls,
+                                  receiver_is_tls_client=spec.receiver_is_tls_client)
+        start(0)
+        counter.HookAt(hook_at_s)
+        sim._keep.append(counter)
+        sim.run(spec.horizon_s)
+        seconds = simcore.check_done(done, spec.nbytes, "probe flow", spec.horizon_s)
+        return {"seconds": seconds, "recoveries": int(counter.recoveries), "timeouts": int(counter.timeouts),
+                "loss_episodes": int(counter.lossEpisodes), "retransmissions": int(counter.retransmissions),
+                "slow_start_exit": int(counter.firstSsthresh) // sim.tcp.segment_size}

@@ -66,6 +66,8 @@ def load() -> Any:
 #: compiles each the first time a config needs it, ~0.8 s each, which every other process saves.
 LINUX_CUBIC_HEADER = CPP_HEADER.parent / "linux_cubic.h"
 RCV_AUTOTUNE_HEADER = CPP_HEADER.parent / "rcv_autotune.h"
+#: The loss-recovery counters of ``probes.recovery_counts`` (measurement only, no replay uses it).
+RECOVERY_PROBE_HEADER = CPP_HEADER.parent / "recovery_probe.h"
 _INCLUDED: set[Path] = set()
 
 
@@ -84,7 +86,7 @@ def _include_for(config: tcp_configs.TcpConfig) -> None:
     """Compile the opt-in C++ that ``config`` uses."""
     if config.socket_type == tcp_configs.LINUX_CUBIC:
         include(LINUX_CUBIC_HEADER)
-    if config.rcv_autotune:
+    if config.rcv_autotune or config.quickacks:
         include(RCV_AUTOTUNE_HEADER)
 
 
@@ -207,14 +209,16 @@ class Simulation:
         self._keep.append(tch)
 
     def _autotune(self) -> Any:
-        """A ``netbench::RcvAutotune`` for one receiving socket when the config asks for it, else ``None``."""
+        """A ``netbench::RcvAutotune`` for one receiving socket when the config asks for autotuning or
+        quick ACKs, else ``None``."""
         tcp = self.tcp
-        if not tcp.rcv_autotune:
+        if not (tcp.rcv_autotune or tcp.quickacks):
             return None
-        if not tcp.timestamps:  # Linux then estimates the RTT per window (tcp_rcv_rtt_measure): not emulated
+        if tcp.rcv_autotune and not tcp.timestamps:  # Linux then estimates the RTT per window (tcp_rcv_rtt_measure): not emulated
             raise ScenarioError(f"TCP config {tcp.name!r}: rcv_autotune needs timestamps (its receiver RTT)")
         tune = self.ns.cppyy.gbl.netbench.RcvAutotune(tcp.segment_size, tcp.rcv_buf_initial, tcp.rcv_buf,
-                                                       tcp.rcv_skb_truesize, tcp.rcv_autotune_619)
+                                                       tcp.rcv_skb_truesize, tcp.rcv_autotune_619, tcp.quickacks,
+                                                       tcp.rcv_autotune)
         self._keep.append(tune)
         self.autotuners.append(tune)
         return tune

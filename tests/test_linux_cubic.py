@@ -6,10 +6,13 @@ CUBIC in ns-3", has the measured means).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ns3_scenarios.engines.isolated import FlowSpec, simulate_flows
 from ns3_scenarios.links import Impairments, Queue, RandomLoss
+from ns3_scenarios.probes import recovery_counts
 from ns3_scenarios.tcp import TCP_CONFIGS
 
 M32 = 0xFFFFFFFF
@@ -134,9 +137,10 @@ def test_a_lossy_flow_delivers_every_byte(no_cache):
     assert 300_000 * 8 / 5e6 < lossy < 60
 
 
-def test_linux_cubic_is_linux_rto_but_for_the_congestion_control():
+def test_linux_cubic_is_linux_rto_but_for_the_congestion_control_and_quick_acks():
     ours, base = TCP_CONFIGS["linux-cubic"], TCP_CONFIGS["linux-rto"]
     assert ours.socket_type == "ns3::TcpLinuxCubic" and base.socket_type == "ns3::TcpCubic"
+    assert (ours.quickacks, base.quickacks) == (16, 0)  # TCP_MAX_QUICKACKS; not an ns-3 attribute
     port = "ns3::TcpLinuxCubic::"
     assert [(k, v) for k, _, v in ours.settings() if k != "ns3::TcpL4Protocol::SocketType" and not k.startswith(port)] \
         == [(k, v) for k, _, v in base.settings() if k != "ns3::TcpL4Protocol::SocketType"]
@@ -144,3 +148,37 @@ def test_linux_cubic_is_linux_rto_but_for_the_congestion_control():
     assert {k for k, _, _ in ours.settings() if k.startswith(port)} == {port + "HyStart", port + "TcpFriendliness",
                                                                          port + "AckedIsDelivered"}
     assert not [k for k, _, _ in base.settings() if k.startswith(port)]
+
+
+def _slow_start_exit(tcp: str) -> int:
+    """The window (segments) at which HyStart ends slow start on a lossless 1 MB flow at 20 Mbit/s, 10 ms."""
+    spec = FlowSpec(1_000_000, 20e6, 20e6, 0.010, tcp, queue=Queue(100, "packets", "droptail"))
+    counts = recovery_counts(spec)
+    assert (counts["recoveries"], counts["timeouts"], counts["retransmissions"]) == (0, 0, 0)  # HyStart, not a loss
+    return counts["slow_start_exit"]
+
+
+def test_hystart_starts_a_round_at_its_first_ack_below_the_low_window(no_cache):
+    """Linux 6.13's "tcp_cubic: fix incorrect HyStart round start detection": the round start is reset
+    before the cwnd >= 16 test, so round 2 (cwnd 10-20) starts at its first ACK. Before the port had
+    that fix, its first measured round started mid-round at cwnd 17 and HyStart exited late, at 83
+    segments (82 with quick ACKs); with ns-3's delayed ACKs from the first segment it now exits in
+    round 3 at 55."""
+    TCP_CONFIGS["linux-cubic-no-quickack"] = replace(TCP_CONFIGS["linux-cubic"], name="linux-cubic-no-quickack",
+                                                     quickacks=0)
+    assert _slow_start_exit("linux-cubic-no-quickack") == 55
+
+
+def test_quick_acks_end_slow_start_where_linux_does(no_cache):
+    """Linux 6.18 on the reference testbed (tcp_probe, benchmarks/linux_reference.py's 20 Mbit/s case,
+    lossless start): slow start ends at 38 segments, in round 2, where 16 quick ACKs stretch the ACK
+    train past HyStart's (delay_min + 1 ms) / 2. linux-cubic's 16 quick ACKs give the same 38."""
+    assert _slow_start_exit("linux-cubic") == 38
+
+
+def test_recovery_counts_see_every_retransmission(no_cache):
+    data = Impairments(loss=RandomLoss(0.02))
+    spec = FlowSpec(500_000, 5e6, 5e6, 0.025, "linux-cubic", data=data, data_seed=4)
+    counts = recovery_counts(spec)
+    assert counts["seconds"] == simulate_flows([spec])[0]
+    assert counts["retransmissions"] >= counts["recoveries"] + counts["timeouts"] >= 1

@@ -24,7 +24,7 @@ from fl_core.errors import NetbenchError
 
 def test_presets_are_the_papers_four_networks_at_50ms():
     assert list(PRESETS) == ["0.2/1", "1/5", "2/10", "5/25"]
-    assert all(n.latency_s == 0.05 and n.tcp == "linux-rto" and n.down_bps == 5 * n.up_bps for n in PRESETS.values())
+    assert all(n.latency_s == 0.05 and n.tcp == "linux-cubic" and n.down_bps == 5 * n.up_bps for n in PRESETS.values())
     assert PRESETS["0.2/1"].up_bps == 200_000 and PRESETS["0.2/1"].down_bps == 1_000_000
 
 

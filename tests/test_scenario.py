@@ -111,7 +111,7 @@ def test_resolved_spec_and_hash(tmp_path, trace_csv):
     assert s.with_(seed=10).hash != s.hash
     # a plain network's hash ignores the impairment fields it does not use
     assert Scenario.from_network(PRESETS["1/5"]).resolved()["network"] == {
-        "up_bps": 1e6, "down_bps": 5e6, "latency_s": 0.05, "tcp": "linux-rto", "server_link_bps": None}
+        "up_bps": 1e6, "down_bps": 5e6, "latency_s": 0.05, "tcp": "linux-cubic", "server_link_bps": None}
 
 
 def test_presets_are_builtins_with_the_shorthand_hash():
@@ -259,7 +259,7 @@ def test_scenarios_command_lists_builtins_and_checks_files(tmp_path):
 def test_shorthand_loss_and_trace_flags_build_the_same_network(tmp_path, trace_csv):
     from harness.params import shorthand_scenario
 
-    s = shorthand_scenario(parse_network("1/5"), latency=0.05, tcp="linux-rto", compute_scale=None, server_link=None,
+    s = shorthand_scenario(parse_network("1/5"), latency=0.05, tcp="linux-cubic", compute_scale=None, server_link=None,
                            exact_star=False, loss=0.01, trace=str(trace_csv))
     f = load_text(f'[link]\nup = "1Mbps"\ndown = "5Mbps"\nloss = 0.01\ntrace = "{trace_csv}"\n', name="x", origin="x")
     assert s.network == f.network and s.name == "1/5 loss 0.01 trace trace.csv"

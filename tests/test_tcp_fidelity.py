@@ -13,10 +13,13 @@ def _settings(name: str) -> dict:
     return {path: value for path, _, value in TCP_CONFIGS[name].settings()}
 
 
-def test_the_default_tcp_is_linux_rto():
-    assert DEFAULT_TCP == "linux-rto"
-    assert parse_network("1/5").tcp == "linux-rto"
-    assert {net.tcp for net in PRESETS.values()} == {"linux-rto"}
+def test_the_default_tcp_is_linux_cubic_with_quick_acks():
+    assert DEFAULT_TCP == "linux-cubic"
+    assert parse_network("1/5").tcp == "linux-cubic"
+    assert {net.tcp for net in PRESETS.values()} == {"linux-cubic"}
+    cubic = TCP_CONFIGS["linux-cubic"]
+    assert (cubic.socket_type, cubic.quickacks, cubic.rcv_autotune) == ("ns3::TcpLinuxCubic", 16, False)
+    assert TCP_CONFIGS["linux-rto"].quickacks == 0 and TCP_CONFIGS["linux"].quickacks == 0
 
 
 def test_linux_rto_sets_linuxs_rto_syn_timeout_and_hystart_ceiling():

@@ -243,8 +243,7 @@ class TcpLinuxCubic : public TcpCongestionOps {
     uint32_t delay = uint32_t(rtt.GetMicroSeconds());
     if (delay == 0) delay = 1;
     if (m_ca.delayMin == 0 || m_ca.delayMin > delay) m_ca.delayMin = delay;
-    if (!m_ca.found && tcb->m_cWnd < tcb->m_ssThresh && m_hystart && tcb->GetCwndInSegments() >= kHystartLowWindow)
-      HystartUpdate(tcb, delay);
+    if (!m_ca.found && tcb->m_cWnd < tcb->m_ssThresh && m_hystart) HystartUpdate(tcb, delay);
   }
 
   // cubictcp_state
@@ -287,6 +286,10 @@ class TcpLinuxCubic : public TcpCongestionOps {
 
   void HystartUpdate(Ptr<TcpSocketState> tcb, uint32_t delay) {
     if (int32_t(tcb->m_lastAckedSeq.GetValue() - m_ca.endSeq) > 0) HystartReset(tcb);  // after(snd_una, end_seq)
+    // Below the low window only the round start is kept: Linux 6.13's "tcp_cubic: fix incorrect
+    // HyStart round start detection" (25c1a9ca53db) moved this test after the reset, so a round
+    // starts at its first ACK, not at the first ACK with cwnd >= 16.
+    if (tcb->GetCwndInSegments() < kHystartLowWindow) return;
     uint32_t now = ClockUs();
     if (int32_t(now - m_ca.lastAck) <= int32_t(kHystartAckDeltaUs)) {
       m_ca.lastAck = now;

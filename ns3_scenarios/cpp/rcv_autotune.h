@@ -42,8 +42,14 @@ class RcvAutotune : public ReceiveTuner {
 
   // advmss: the MSS; rmem1 / rmem2: tcp_rmem[1] / [2]; truesize: skb->truesize of one received
   // full segment (the reference's 1514-byte frames in kmalloc-2048 heads: 2304 B).
-  RcvAutotune(uint32_t advmss, uint32_t rmem1, uint32_t rmem2, uint32_t truesize, bool slowStartGrow = false)
-      : m_advmss(advmss), m_rmem1(rmem1), m_rmem2(rmem2), m_truesize(truesize), m_slowStartGrow(slowStartGrow) {}
+  // quickacks: Linux's quick-ack mode at the first data segment (tcp_event_data_recv ->
+  // tcp_incr_quickack(sk, TCP_MAX_QUICKACKS)): that many segments are ACKed one by one
+  // (DelAckCount 1) before the socket's own delayed-ACK count applies; 0 leaves it alone.
+  // autotune false: quick ACKs only, the socket's receive buffer stays ns-3's constant.
+  RcvAutotune(uint32_t advmss, uint32_t rmem1, uint32_t rmem2, uint32_t truesize, bool slowStartGrow = false,
+              uint32_t quickacks = 0, bool autotune = true)
+      : m_advmss(advmss), m_rmem1(rmem1), m_rmem2(rmem2), m_truesize(truesize), m_slowStartGrow(slowStartGrow),
+        m_quickLeft(quickacks), m_autotune(autotune) {}
 
   // On a PacketSink: its Rx trace is the application's read; the accepted socket is taken at
   // the first read (the first data segment), which is also taken as the establishment time.
@@ -56,6 +62,13 @@ class RcvAutotune : public ReceiveTuner {
     m_sock = DynamicCast<TcpSocketBase>(socket);
     if (!m_sock) return false;
     m_sock->TraceConnectWithoutContext("Rx", MakeCallback(&RcvAutotune::OnSegment, this));
+    if (m_quickLeft > 0) {
+      UintegerValue count;
+      m_sock->GetAttribute("DelAckCount", count);
+      m_delAckCount = uint32_t(count.Get());
+      m_sock->SetAttribute("DelAckCount", UintegerValue(1));
+    }
+    if (!m_autotune) return true;
     m_sock->TraceConnectWithoutContext("AdvWND", MakeCallback(&RcvAutotune::OnAdvWnd, this));
     m_ratio = kDefaultScalingRatio;
     m_rcvbuf = m_rmem1;
@@ -75,7 +88,7 @@ class RcvAutotune : public ReceiveTuner {
   }
   void Copied(uint64_t bytes) override {  // tcp_recvmsg -> tcp_rcv_space_adjust
     m_copied += bytes;
-    if (!m_sock || m_rttUs8 == 0) return;
+    if (!m_sock || !m_autotune || m_rttUs8 == 0) return;
     int64_t now = NowUs();
     if (now - m_spaceTimeUs < int64_t(m_rttUs8 >> 3)) return;
     uint64_t copied = m_copied - m_spaceSeq;  // the receive queue is empty: the application reads it all
@@ -113,7 +126,8 @@ class RcvAutotune : public ReceiveTuner {
     if (!m_sock) {
       std::list<Ptr<Socket>> accepted = m_sink->GetAcceptedSockets();
       if (accepted.empty() || !Attach(accepted.back())) return;
-      InOrder(std::min<uint32_t>(p->GetSize(), m_advmss));  // the first segment, already processed
+      if (m_quickLeft > 0) --m_quickLeft;  // the first segment, already processed
+      if (m_autotune) InOrder(std::min<uint32_t>(p->GetSize(), m_advmss));
     }
     Copied(p->GetSize());
   }
@@ -125,6 +139,10 @@ class RcvAutotune : public ReceiveTuner {
   void OnSegment(Ptr<const Packet> p, const TcpHeader& h, Ptr<const TcpSocketBase>) {
     uint32_t len = p->GetSize();
     if (len == 0) return;
+    if (!m_autotune) {
+      if (h.GetSequenceNumber() + SequenceNumber32(len) > m_sock->GetRxBuffer()->NextRxSequence()) QuickAck();
+      return;
+    }
     if (h.HasOption(TcpOption::TS)) {  // tcp_rcv_rtt_measure_ts
       uint32_t tsecr = DynamicCast<const TcpOptionTS>(h.GetOption(TcpOption::TS))->GetEcho();
       if (tsecr != m_lastTsecr) {
@@ -138,6 +156,7 @@ class RcvAutotune : public ReceiveTuner {
     Ptr<TcpRxBuffer> rx = m_sock->GetRxBuffer();
     SequenceNumber32 seq = h.GetSequenceNumber(), next = rx->NextRxSequence();
     if (seq + SequenceNumber32(len) <= next) return;  // a duplicate
+    QuickAck();
     if (seq <= next) {
       InOrder(len);
     } else {  // tcp_data_queue_ofo: tcp_grow_window, then tcp_rcvbuf_grow(sk, rcvq_space.space)
@@ -146,6 +165,16 @@ class RcvAutotune : public ReceiveTuner {
       for (const auto& block : rx->GetSackList()) end = std::max(end, block.second);
       RcvbufGrow(m_space, uint32_t(end - next));
     }
+  }
+  // Before ns-3 processes a new data segment: the quick ACKs left, then the socket's own count.
+  void QuickAck() {
+    if (m_delAckCount == 0) return;
+    if (m_quickLeft > 0) {
+      --m_quickLeft;
+      return;
+    }
+    m_sock->SetAttribute("DelAckCount", UintegerValue(m_delAckCount));
+    m_delAckCount = 0;
   }
   void InOrder(uint32_t len) {  // tcp_event_data_recv: tcp_measure_rcv_mss, tcp_grow_window
     if (len >= m_rcvMss) {
@@ -212,6 +241,9 @@ class RcvAutotune : public ReceiveTuner {
 
   uint32_t m_advmss, m_rmem1, m_rmem2, m_truesize;
   bool m_slowStartGrow;
+  uint32_t m_quickLeft;         // quick ACKs still to send
+  uint32_t m_delAckCount = 0;   // the socket's DelAckCount while quick ACKs are sent, else 0
+  bool m_autotune;
   Ptr<PacketSink> m_sink;
   Ptr<TcpSocketBase> m_sock;
   uint32_t m_ratio = kDefaultScalingRatio, m_rcvbuf = 0, m_clamp = 0, m_ssthresh = 0, m_space = 0;
