@@ -75,9 +75,11 @@ def test_old_flags_replay_to_identical_timing_tables(golden_run, tmp_path, case)
 def test_a_builtin_scenario_by_name_equals_the_network_flag(golden_run, tmp_path):
     by_name = CliRunner().invoke(main, ["replay", str(golden_run), "--scenario", "1/5", "--out", str(tmp_path / "a")])
     assert by_name.exit_code == 0, by_name.output
+    by_flag = CliRunner().invoke(main, ["replay", str(golden_run), "--network", "1/5", "--out", str(tmp_path / "b")])
+    assert by_flag.exit_code == 0, by_flag.output
     a = pd.read_csv(tmp_path / "a" / "timing.csv")
-    b = pd.read_csv(DATA / "plain.csv")
-    assert (a["client_finish_s"] == b["client_finish_s"]).all()
+    b = pd.read_csv(tmp_path / "b" / "timing.csv")
+    assert (a["client_finish_s"] == b["client_finish_s"]).all() and (a["tcp"] == "linux-cubic").all()
     assert a["scenario_hash"].iloc[0] == load_scenario("1/5").hash
 
 
