@@ -27,10 +27,12 @@ TABLE1 = [(m.replace("+", "-"), ["--method", m]) for m in
 #: Table 2: DPO with and without EcoLoRA (the paper's r = 8, alpha 16, lr 5e-4).
 _DPO = ["--objective", "dpo", "--rank", "8", "--lora-alpha", "16", "--lr", "5e-4"]
 TABLE2 = [("dpo", ["--method", "fedit", *_DPO]), ("dpo-ecolora", ["--method", "fedit+ecolora", *_DPO])]
-#: Table 3: EcoLoRA's ablations on FedIT (the fixed k is the adaptive run's recorded mean, 0.95).
+#: Table 3: EcoLoRA's ablations on FedIT. The fixed k ("same budget") is the mean k that the
+#: adaptive run ``abl-full`` recorded (:func:`recorded_mean_k`), filled in once that run exists.
 _ECO = ["--method", "fedit+ecolora"]
+FIXED_K = "{abl-full mean k}"
 TABLE3 = [("abl-full", _ECO), ("abl-no-rr", [*_ECO, "--no-round-robin"]), ("abl-no-sparsify", [*_ECO, "--no-sparsify"]),
-          ("abl-fixed-k", [*_ECO, "--fixed-k", "0.95"]),
+          ("abl-fixed-k", [*_ECO, "--fixed-k", FIXED_K]),
           ("abl-no-encode", [*_ECO, "--no-encode", "--no-dense-fallback"])]
 TABLES = {"table1": TABLE1, "table2": TABLE2, "table3": TABLE3}
 
@@ -42,6 +44,17 @@ def _netbench(args: list[str]) -> None:
     status = subprocess.call(command)
     if status != 0:
         sys.exit(status)
+
+
+def recorded_mean_k(run: Path) -> str:
+    """The mean of k_A and k_B over every upload ``run`` recorded (``rounds.csv``), to 2 decimals."""
+    import csv
+
+    with (run / "rounds.csv").open() as f:
+        ks = [(float(r["k_a"]) + float(r["k_b"])) / 2 for r in csv.DictReader(f) if r.get("k_a")]
+    if not ks:
+        sys.exit(f"{run}/rounds.csv records no k: train abl-full with EcoLoRA first")
+    return f"{sum(ks) / len(ks):.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         names = []
         for name, flags in TABLES[table]:
             run = runs / name
+            flags = [recorded_mean_k(runs / "abl-full") if f == FIXED_K else f for f in flags]
             if not (run / "rounds.csv").exists():
                 _netbench(["train", *flags, *common, "--out", str(run)])
             names.append(str(run))

@@ -4,7 +4,8 @@ For each model shape (default ``shape:llama2-7b`` and ``shape:smollm2-135m``), t
 FedIT w/ EcoLoRA, FFA-LoRA, FFA-LoRA w/ EcoLoRA and FLoRA w/ EcoLoRA with ``netbench train``
 (one process per run, so one base model per process), K=10, N_t=5, 3 rounds, 1 local step of
 1 x 64 tokens, gradient checkpointing, ``--no-blobs``; then sweeps every run through the four
-presets and ``wifi-home``, ``lte-cell`` and ``stragglers``. Writes, for the reference files in
+presets and ``stragglers``, and FedIT and FedIT w/ EcoLoRA (``--cell-methods``) through
+``wifi-home`` and ``lte-cell``. Writes, for the reference files in
 ``results/``:
 
 * ``reference_paper_scale_figure3.png`` (7B) and ``reference_paper_scale_figure3_<shape>.png``;
@@ -34,6 +35,8 @@ import pandas as pd
 
 METHODS = ("fedit", "fedit+ecolora", "ffa-lora", "ffa-lora+ecolora", "flora+ecolora")
 SCENARIO_NAMES = ("wifi-home", "lte-cell", "stragglers")
+#: Engines of the shared-access cells (swept with ``--cell-methods`` only).
+CELL_ENGINES = ("wifi", "lte")
 TRAIN_ARGS = ("--clients", "10", "--participants", "5", "--rounds", "3", "--local-steps", "1", "--batch-size", "1",
               "--max-len", "64", "--eval-examples", "4", "--eval-every", "3", "--per-category", "40",
               "--gradient-checkpointing", "--no-blobs", "--no-progress", "--threads", "1")
@@ -94,6 +97,9 @@ def main() -> None:
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/paper_scale"))
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--skip-scenarios", action="store_true", help="Only the four presets.")
+    parser.add_argument("--cell-methods", default="fedit,fedit+ecolora",
+                        help="Methods swept through the WiFi and LTE cells (whose packet-level cost grows with the "
+                             "bytes: FLoRA's 67 MB dense stack per download); every method gets the other scenarios.")
     args = parser.parse_args()
 
     from fl_core.rundir import atomic
@@ -103,7 +109,9 @@ def main() -> None:
     from fl_core.rundir.reader import read_run
     from ns3_scenarios.network import PRESETS
 
-    scenarios = list(PRESETS.values()) + ([] if args.skip_scenarios else [load_scenario(n) for n in SCENARIO_NAMES])
+    extra = [] if args.skip_scenarios else [load_scenario(n) for n in SCENARIO_NAMES]
+    scenarios = list(PRESETS.values()) + [s for s in extra if s.engine not in CELL_ENGINES]
+    cells = [s for s in extra if s.engine in CELL_ENGINES]
     summaries, byte_rows, k_frames, run_rows = [], [], [], []
     for model in args.models.split(","):
         folder = args.runs_dir / short(model)
@@ -119,9 +127,16 @@ def main() -> None:
                 if row:
                     run_rows.append(row)
                 runs.append(folder / method)
-        print(f"sweeping {len(runs)} runs of {model} x {len(scenarios)} scenarios", flush=True)
+        cell_runs = [r for r in runs if r.name in args.cell_methods.split(",")]
+        print(f"sweeping {len(runs)} runs of {model} x {len(scenarios)} scenarios, "
+              f"{len(cell_runs)} x {len(cells)} cells", flush=True)
         result = run_sweep(runs, scenarios, folder / "sweep", jobs=1, progress=False)
-        summary = result.summary.assign(model=model)
+        parts, failures = [result.summary], len(result.failures)
+        if cells and cell_runs:
+            in_cells = run_sweep(cell_runs, cells, folder / "sweep-cells", jobs=1, progress=False)
+            parts.append(in_cells.summary)
+            failures += len(in_cells.failures)
+        summary = pd.concat(parts, ignore_index=True).assign(model=model)
         summaries.append(summary)
         name = "reference_paper_scale_figure3" + ("" if short(model) == "llama2-7b" else f"_{short(model)}") + ".png"
         figure3(summary, args.results / name,
@@ -131,8 +146,8 @@ def main() -> None:
             k_frames.append(k_trajectories([read_run(r) for r in runs]).assign(model=model))
         except Exception as exc:  # no EcoLoRA run among them
             print(f"  no k trajectory for {model}: {exc}")
-        if len(result.failures):
-            print(f"  {len(result.failures)} sweep cells failed: {folder / 'sweep' / 'failures.csv'}", flush=True)
+        if failures:
+            print(f"  {failures} sweep cells failed: see {folder}/sweep*/failures.csv", flush=True)
     atomic.write_frame(args.results / "reference_paper_scale_summary.csv", pd.concat(summaries, ignore_index=True))
     atomic.write_frame(args.results / "reference_paper_scale_bytes.csv", pd.DataFrame(byte_rows))
     if k_frames:
