@@ -30,7 +30,7 @@ class _ParsedType(click.ParamType):
 
 
 class NetworkType(_ParsedType):
-    """``UP/DOWN`` in Mbps, e.g. ``1/5``, as a :class:`Network` (50 ms, linux-rto TCP)."""
+    """``UP/DOWN`` in Mbps, e.g. ``1/5``, as a :class:`Network` (50 ms, the default TCP)."""
 
     name = "UP/DOWN"
 
@@ -137,12 +137,13 @@ def scenario_options(command: Any) -> Any:
         click.option("--latency", type=LATENCY, default="50ms", show_default=True,
                      help="One-way propagation delay of each access link (RTT >= 2x), with a unit."),
         click.option("--tcp", type=click.Choice(list(TCP_CONFIGS)), default=DEFAULT_TCP, show_default=True,
-                     help="TCP stack: 'linux-rto' (Linux host defaults, MSS 1448, Linux's RTO srtt + max(200 ms, "
-                          "4 rttvar)), 'linux' (the same with ns-3's RTO, SYN timeout and HyStart ceiling; "
-                          "earlier releases' default), 'ns3-default' (MSS 536; "
-                          "reproduces the paper's 0.89 Mbps on 1 Mbps), 'linux-cubic' (linux-rto with a port "
-                          "of Linux's tcp_cubic.c) or 'linux-cubic-rcvtune' (that plus Linux's receive-window "
-                          "autotuning); docs/NETWORK.md compares them with real Linux."),
+                     help="TCP stack: 'linux-cubic' (Linux host defaults, MSS 1448, Linux's RTO srtt + max(200 ms, "
+                          "4 rttvar), a port of Linux's tcp_cubic.c and Linux's quick ACKs), 'linux-rto' (the same "
+                          "with ns-3's TcpCubic and delayed ACKs from the start; the default before), 'linux' "
+                          "(linux-rto with ns-3's RTO, SYN timeout and HyStart ceiling; the default before that), "
+                          "'ns3-default' (MSS 536; reproduces the paper's 0.89 Mbps on 1 Mbps) or "
+                          "'linux-cubic-rcvtune' (linux-cubic plus Linux's receive-window autotuning); "
+                          "docs/NETWORK.md compares them with real Linux."),
         click.option("--compute-scale", type=float, default=None,
                      help="Multiply every recorded compute time by this factor (e.g. to stand in for a faster "
                           "GPU); recorded in the compute_source column."),

@@ -138,7 +138,7 @@ class Network:
 
     @property
     def label(self) -> str:
-        """:attr:`name` plus whatever differs from the default setting (50 ms, linux-rto TCP, no shared link)."""
+        """:attr:`name` plus whatever differs from the default setting (50 ms, the default TCP, no shared link)."""
         parts = [self.name]
         if self.latency_s != DEFAULT_LATENCY_S:
             parts.append(f"{self.latency_s * 1e3:g}ms")
