@@ -114,7 +114,7 @@ def preflight() -> str | None:
 def compile_relay(workdir: Path) -> Path:
     """The relay binary, built from :data:`RELAY_SOURCE` in ``workdir``."""
     binary = workdir / "linux_relay"
-    run("gcc", "-O2", "-Wall", "-Wextra", "-o", str(binary), str(RELAY_SOURCE))
+    run("gcc", "-O2", "-Wall", "-Wextra", "-o", str(binary), str(RELAY_SOURCE), "-lm")
     return binary
 
 
@@ -165,11 +165,17 @@ def configure(names: dict[str, str], variant: Variant) -> None:
     run(*route, *(["initcwnd", str(variant.initcwnd)] if variant.initcwnd else []), netns=names["snd"])
 
 
+def relay_loss(loss: float | tuple) -> str:
+    """The relay's LOSS_AB argument: a Bernoulli rate, or ``ge:PGB:PBG:LOSS_GOOD:LOSS_BAD`` for a
+    case's ``("ge", ...)`` Gilbert-Elliott chain (stepped per 1500-byte slot, as ns-3's)."""
+    return "ge:" + ":".join(repr(float(x)) for x in loss[1:]) if isinstance(loss, tuple) else repr(loss)
+
+
 @contextmanager
 def relay(binary: Path, netns: str, bps: float, delay_s: float, loss: float, seed: int) -> Iterator[dict[str, int]]:
     """The relay running in ``netns`` for one flow; yields its counters, filled in on exit."""
     cmd = ["ip", "netns", "exec", netns, "chrt", "-f", "50", "taskset", "-c", RELAY_CPU, str(binary), "a", "b",
-           repr(bps), repr(delay_s * 1e6), str(QUEUE_PACKETS), repr(loss), str(seed), repr(bps)]
+           repr(bps), repr(delay_s * 1e6), str(QUEUE_PACKETS), relay_loss(loss), str(seed), repr(bps)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     counters: dict[str, int] = {}
     try:

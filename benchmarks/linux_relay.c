@@ -7,7 +7,8 @@
 //   * a drop-tail FIFO of QLIMIT packets waiting for the wire (the one on the wire not counted);
 //   * a one-way propagation delay added after serialization;
 //   * seeded Bernoulli loss of IPv4 packets at the far end of the wire (they use the link,
-//     like ns-3's receive error model), so the loss pattern depends only on SEED.
+//     like ns-3's receive error model), so the loss pattern depends only on SEED; or, with
+//     LOSS_AB "ge:PGB:PBG:LOSS_GOOD:LOSS_BAD", ns-3's slot-stepped Gilbert-Elliott chain.
 //
 // usage: linux_relay IF_A IF_B RATE_AB DELAY_US QLIMIT LOSS_AB SEED RATE_BA
 // Direction A->B gets the loss; B->A gets RATE_BA, the same delay and queue, no loss.
@@ -15,6 +16,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -44,6 +46,12 @@ typedef struct {
 typedef struct {
   int in_fd, out_fd, out_ifindex;
   double rate_bps, loss;
+  // Gilbert-Elliott instead of Bernoulli (LOSS_AB "ge:PGB:PBG:LOSS_GOOD:LOSS_BAD"): the chain steps
+  // once per 1500-byte slot at rate_bps, timed at each packet's arrival at the far end, as ns-3's
+  // netbench::LinkErrorModel with SetSlotBytes(1500) does (the first packet: one step).
+  int ge, bad;
+  double pgb, pbg, loss_good, loss_bad;
+  int64_t slot_ns, last_ns;
   int64_t delay_ns, wire_free_ns;
   int qlimit;
   Slot *ring;
@@ -100,6 +108,27 @@ static int waiting(const Pipe *p, int64_t now) {
   return n;
 }
 
+// One Gilbert-Elliott decision for a packet arriving at `at_ns`: advance the chain by the whole
+// slots since the last step (k at once: P(Bad | Bad) = piB + (1 - piB) lambda^k, P(Bad | Good) =
+// piB (1 - lambda^k), lambda = 1 - pGB - pBG), then drop with the state's loss.
+static int ge_drop(Pipe *p, int64_t at_ns) {
+  int64_t k = 1;
+  if (p->last_ns < 0) {
+    p->last_ns = at_ns;
+  } else {
+    k = (at_ns - p->last_ns) / p->slot_ns;
+    p->last_ns += k * p->slot_ns;
+  }
+  if (k == 1) {
+    if (p->bad) { if (uniform() < p->pbg) p->bad = 0; }
+    else if (uniform() < p->pgb) p->bad = 1;
+  } else if (k > 1) {
+    double pib = p->pgb / (p->pgb + p->pbg), lk = pow(1.0 - p->pgb - p->pbg, (double)k);
+    p->bad = uniform() < (p->bad ? pib + (1 - pib) * lk : pib * (1 - lk));
+  }
+  return uniform() < (p->bad ? p->loss_bad : p->loss_good);
+}
+
 // Accept one arriving frame into `p`: drop-tail, then schedule its serialization and delivery.
 static void enqueue(Pipe *p, const unsigned char *frame, int len, int64_t now) {
   if (waiting(p, now) >= p->qlimit || p->count == RING) {
@@ -115,7 +144,7 @@ static void enqueue(Pipe *p, const unsigned char *frame, int len, int64_t now) {
   p->wire_free_ns = s->start_ns + tx_ns;
   s->deliver_ns = p->wire_free_ns + p->delay_ns;
   int ipv4 = len >= ETH_HEADER && frame[12] == 0x08 && frame[13] == 0x00;
-  s->lost = ipv4 && p->loss > 0 && uniform() < p->loss;
+  s->lost = ipv4 && (p->ge ? ge_drop(p, s->deliver_ns) : p->loss > 0 && uniform() < p->loss);
   p->count++;
 }
 
@@ -165,6 +194,8 @@ static void init_pipe(Pipe *p, int in_fd, int out_fd, int out_ifindex, double ra
   p->delay_ns = delay_ns;
   p->qlimit = qlimit;
   p->loss = loss;
+  p->last_ns = -1;
+  p->slot_ns = llround(1500 * 8e9 / rate);
   p->ring = calloc(RING, sizeof(Slot));
   if (!p->ring) die("calloc");
 }
@@ -188,7 +219,13 @@ int main(int argc, char **argv) {
   int qlimit = atoi(argv[5]);
   g_rng = strtoull(argv[7], NULL, 10);
   Pipe ab, ba;
-  init_pipe(&ab, fd_a, fd_b, if_b, atof(argv[3]), delay_ns, qlimit, atof(argv[6]));
+  int ge = strncmp(argv[6], "ge:", 3) == 0;
+  init_pipe(&ab, fd_a, fd_b, if_b, atof(argv[3]), delay_ns, qlimit, ge ? 0.0 : atof(argv[6]));
+  if (ge && sscanf(argv[6] + 3, "%lf:%lf:%lf:%lf", &ab.pgb, &ab.pbg, &ab.loss_good, &ab.loss_bad) != 4) {
+    fprintf(stderr, "linux_relay: LOSS_AB %s: expected ge:PGB:PBG:LOSS_GOOD:LOSS_BAD\n", argv[6]);
+    return 2;
+  }
+  ab.ge = ge;
   init_pipe(&ba, fd_b, fd_a, if_a, atof(argv[8]), delay_ns, qlimit, 0.0);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);

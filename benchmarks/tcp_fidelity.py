@@ -34,7 +34,18 @@ CASES = [
     ("5M 25ms 2MB 5%", 2_000_000, 5e6, 0.025, 0.05, 16.86),
     ("1M 25ms 2MB 1%", 2_000_000, 1e6, 0.025, 0.01, 17.02),
     ("20M 10ms 1MB 1%", 1_000_000, 20e6, 0.010, 0.01, 0.97),
+    # bursty loss (not in issue 18's check: no figure): the divergence scenarios' Gilbert-Elliott
+    # chain at 1 % loss, mean burst 4 slots of 1500 B (p_bad_good 1/4), on the data direction
+    ("5M 25ms 2MB GE 1% b4", 2_000_000, 5e6, 0.025, ("ge", 0.0025 / 0.99, 0.25, 0.0, 1.0), float("nan")),
+    ("20M 10ms 1MB GE 1% b4", 1_000_000, 20e6, 0.010, ("ge", 0.0025 / 0.99, 0.25, 0.0, 1.0), float("nan")),
 ]
+
+
+def loss_model(loss):
+    """A case's loss as the project's model: ``RandomLoss(rate)`` or ``GilbertElliott(*params)``."""
+    from ns3_scenarios.links import GilbertElliott, RandomLoss
+
+    return GilbertElliott(*loss[1:]) if isinstance(loss, tuple) else RandomLoss(loss)
 
 #: (variant name, changes to ``linux-rto``; ``None`` = the named config as it is).
 VARIANTS: list[tuple[str, dict | None]] = [
@@ -114,7 +125,7 @@ def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "d
     seeds and real mean from Linux's own runs (:func:`linux_runs`) instead of 1..``seeds``.
     """
     from ns3_scenarios.engines.isolated import FlowSpec, flow_times
-    from ns3_scenarios.links import Impairments, Queue, RandomLoss
+    from ns3_scenarios.links import Impairments, Queue
     from ns3_scenarios.probes import recovery_counts
 
     link_queue = Queue(100, "packets", "droptail") if queue == "droptail" else None
@@ -124,7 +135,7 @@ def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "d
     for vname, changes in variants:
         tcp = _register(vname, changes)
         for label, nbytes, bps, delay, loss, real in CASES:
-            data = Impairments(loss=RandomLoss(loss)) if loss else Impairments()
+            data = Impairments(loss=loss_model(loss)) if loss else Impairments()
             seed_list = list(range(1, (seeds if loss else 1) + 1))
             if paired:
                 seed_list = sorted(reference[label]) if loss else seed_list

@@ -49,3 +49,23 @@ def test_linux_and_ns3_default_keep_ns3s_values_for_the_new_keys():
     port_keys = [[k for k in _settings(n) if k.startswith(port)] for n, c in TCP_CONFIGS.items()
                  if c.socket_type == "ns3::TcpLinuxCubic"]
     assert port_keys and all(k == port_keys[0] and k for k in port_keys)
+
+
+def test_the_bursty_reference_cases_are_the_divergence_chain_on_both_stacks():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import linux_reference
+    import tcp_fidelity
+
+    bursty = [c for c in tcp_fidelity.CASES if isinstance(c[4], tuple)]
+    assert [c[0] for c in bursty] == ["5M 25ms 2MB GE 1% b4", "20M 10ms 1MB GE 1% b4"]
+    for _, _, _, _, loss, _ in bursty:
+        model = tcp_fidelity.loss_model(loss)
+        assert abs(model.stationary_loss - 0.01) < 1e-12 and abs(model.mean_burst - 4) < 1e-12
+        # the relay gets the same four numbers ns-3's chain does
+        assert linux_reference.relay_loss(loss) == "ge:" + ":".join(repr(float(x)) for x in
+                                                                   (model.p_good_bad, model.p_bad_good,
+                                                                    model.loss_good, model.loss_bad))
+    assert linux_reference.relay_loss(0.01) == "0.01"
