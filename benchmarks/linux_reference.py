@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tcp_fidelity import CASES  # noqa: E402  (the same cases and issue-18 figures)
+from tcp_fidelity import CASES, TRACES  # noqa: E402  (the same cases and issue-18 figures)
 
 RELAY_SOURCE = Path(__file__).with_name("linux_relay.c")
 CUBIC_PARAMS = Path("/sys/module/tcp_cubic/parameters")
@@ -171,11 +171,19 @@ def relay_loss(loss: float | tuple) -> str:
     return "ge:" + ":".join(repr(float(x)) for x in loss[1:]) if isinstance(loss, tuple) else repr(loss)
 
 
+def relay_trace(trace: tuple) -> str:
+    """The relay's TRACE_AB argument for a (times s, rates bit/s, period s) capacity trace."""
+    times, rates, period = trace
+    return f"{period!r}:" + ",".join(f"{float(t)!r}={float(r)!r}" for t, r in zip(times, rates))
+
+
 @contextmanager
-def relay(binary: Path, netns: str, bps: float, delay_s: float, loss: float, seed: int) -> Iterator[dict[str, int]]:
+def relay(binary: Path, netns: str, bps: float, delay_s: float, loss: float, seed: int,
+          trace: tuple | None = None) -> Iterator[dict[str, int]]:
     """The relay running in ``netns`` for one flow; yields its counters, filled in on exit."""
     cmd = ["ip", "netns", "exec", netns, "chrt", "-f", "50", "taskset", "-c", RELAY_CPU, str(binary), "a", "b",
-           repr(bps), repr(delay_s * 1e6), str(QUEUE_PACKETS), relay_loss(loss), str(seed), repr(bps)]
+           repr(bps), repr(delay_s * 1e6), str(QUEUE_PACKETS), relay_loss(loss), str(seed), repr(bps),
+           *([relay_trace(trace)] if trace else [])]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     counters: dict[str, int] = {}
     try:
@@ -208,14 +216,14 @@ def sender_counters(netns: str) -> dict[str, int]:
 
 
 def one_flow(binary: Path, names: dict[str, str], nbytes: int, bps: float, delay_s: float, loss: float,
-             seed: int, variant: Variant) -> tuple[float, dict[str, int]]:
-    """Seconds from ``connect()`` to the receiver's last byte for one seeded flow, and the relay's counters
-    beside the sender's :data:`COUNTERS` for this flow."""
+             seed: int, variant: Variant, trace: tuple | None = None) -> tuple[float, dict[str, int]]:
+    """Seconds from ``connect()`` to the receiver's last byte for one seeded flow (over ``trace`` if
+    given), and the relay's counters beside the sender's :data:`COUNTERS` for this flow."""
     before = sender_counters(names["snd"])
     if variant.flush_metrics:
         for ns in (names["snd"], names["rcv"]):
             run("ip", "tcp_metrics", "flush", "all", netns=ns, check=False)
-    with relay(binary, names["rly"], bps, delay_s, loss, seed) as counters:
+    with relay(binary, names["rly"], bps, delay_s, loss, seed, trace) as counters:
         receiver = _peer("recv", names["rcv"], nbytes)
         if receiver.stdout.readline().strip() != "ready":
             raise RuntimeError(f"receiver did not start: {receiver.stderr.read().strip()}")
@@ -277,7 +285,8 @@ def measure(variants: list[str], cases: list[tuple], seeds: int, out: Path | Non
                 for label, nbytes, bps, delay, loss, real in cases:
                     times = []
                     for seed in range(first_seed, first_seed + (seeds if loss else min(seeds, 4))):
-                        seconds, counters = one_flow(binary, names, nbytes, bps, delay, loss, seed, VARIANTS[vname])
+                        seconds, counters = one_flow(binary, names, nbytes, bps, delay, loss, seed, VARIANTS[vname],
+                                                     TRACES.get(label))
                         row = {"variant": vname, "case": label, "seed": seed, "seconds": round(seconds, 4),
                                "losses": counters.get("losses", -1), "queue_drops": counters.get("queue_drops", -1)}
                         rows.append(row)

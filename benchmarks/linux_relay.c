@@ -10,8 +10,8 @@
 //     like ns-3's receive error model), so the loss pattern depends only on SEED; or, with
 //     LOSS_AB "ge:PGB:PBG:LOSS_GOOD:LOSS_BAD", ns-3's slot-stepped Gilbert-Elliott chain.
 //
-// usage: linux_relay IF_A IF_B RATE_AB DELAY_US QLIMIT LOSS_AB SEED RATE_BA
-// Direction A->B gets the loss; B->A gets RATE_BA, the same delay and queue, no loss.
+// usage: linux_relay IF_A IF_B RATE_AB DELAY_US QLIMIT LOSS_AB SEED RATE_BA [TRACE_AB]
+// Direction A->B gets the loss and the trace; B->A gets RATE_BA, the same delay and queue, no loss.
 // Prints "ready" once both sockets are bound; on SIGTERM/SIGINT prints counters to stderr.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -53,6 +53,12 @@ typedef struct {
   double pgb, pbg, loss_good, loss_bad;
   int64_t slot_ns, last_ns;
   int64_t delay_ns, wire_free_ns;
+  // A capacity trace (TRACE_AB "PERIOD_S:T0=BPS0,T1=BPS1,..."): from its first frame on, a
+  // packet is serialised at the rate of the step its transmission starts in, as ns-3's
+  // PointToPointNetDevice under netbench's trace (rate_bps until then).
+  int trace_n;
+  double trace_t[64], trace_bps[64], trace_period_s;
+  int64_t trace_t0_ns;
   int qlimit;
   Slot *ring;
   int head, count;  // slots head .. head+count-1, in arrival order
@@ -129,6 +135,36 @@ static int ge_drop(Pipe *p, int64_t at_ns) {
   return uniform() < (p->bad ? p->loss_bad : p->loss_good);
 }
 
+// The rate a transmission starting at `start_ns` gets (the trace's clock starts at the first frame, `now`).
+static double rate_at(Pipe *p, int64_t start_ns, int64_t now) {
+  if (p->trace_n == 0) return p->rate_bps;
+  if (p->trace_t0_ns < 0) p->trace_t0_ns = now;
+  double t = fmod((double)(start_ns - p->trace_t0_ns) / 1e9, p->trace_period_s);
+  int i = 0;
+  while (i + 1 < p->trace_n && p->trace_t[i + 1] <= t) i++;
+  return p->trace_bps[i];
+}
+
+// Parse TRACE_AB into `p`; 0 if malformed.
+static int parse_trace(Pipe *p, const char *arg) {
+  char *end;
+  p->trace_period_s = strtod(arg, &end);
+  if (*end != ':' || p->trace_period_s <= 0) return 0;
+  const char *q = end + 1;
+  while (*q && p->trace_n < 64) {
+    double t = strtod(q, &end);
+    if (*end != '=') return 0;
+    double bps = strtod(end + 1, &end);
+    if (bps <= 0 || (p->trace_n == 0 && t != 0)) return 0;
+    p->trace_t[p->trace_n] = t;
+    p->trace_bps[p->trace_n++] = bps;
+    if (*end == ',') end++;
+    else if (*end) return 0;
+    q = end;
+  }
+  return p->trace_n > 0 && !*q;
+}
+
 // Accept one arriving frame into `p`: drop-tail, then schedule its serialization and delivery.
 static void enqueue(Pipe *p, const unsigned char *frame, int len, int64_t now) {
   if (waiting(p, now) >= p->qlimit || p->count == RING) {
@@ -139,8 +175,8 @@ static void enqueue(Pipe *p, const unsigned char *frame, int len, int64_t now) {
   memcpy(s->data, frame, (size_t)len);
   s->len = len;
   int wire_bytes = len - ETH_HEADER + PPP_OVERHEAD;
-  int64_t tx_ns = (int64_t)(wire_bytes * 8.0 * 1e9 / p->rate_bps + 0.5);
   s->start_ns = p->wire_free_ns > now ? p->wire_free_ns : now;
+  int64_t tx_ns = (int64_t)(wire_bytes * 8.0 * 1e9 / rate_at(p, s->start_ns, now) + 0.5);
   p->wire_free_ns = s->start_ns + tx_ns;
   s->deliver_ns = p->wire_free_ns + p->delay_ns;
   int ipv4 = len >= ETH_HEADER && frame[12] == 0x08 && frame[13] == 0x00;
@@ -195,6 +231,7 @@ static void init_pipe(Pipe *p, int in_fd, int out_fd, int out_ifindex, double ra
   p->qlimit = qlimit;
   p->loss = loss;
   p->last_ns = -1;
+  p->trace_t0_ns = -1;
   p->slot_ns = llround(1500 * 8e9 / rate);
   p->ring = calloc(RING, sizeof(Slot));
   if (!p->ring) die("calloc");
@@ -209,8 +246,8 @@ static int64_t next_due(const Pipe *a, const Pipe *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 9) {
-    fprintf(stderr, "usage: %s IF_A IF_B RATE_AB DELAY_US QLIMIT LOSS_AB SEED RATE_BA\n", argv[0]);
+  if (argc != 9 && argc != 10) {
+    fprintf(stderr, "usage: %s IF_A IF_B RATE_AB DELAY_US QLIMIT LOSS_AB SEED RATE_BA [TRACE_AB]\n", argv[0]);
     return 2;
   }
   int if_a, if_b;
@@ -226,6 +263,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   ab.ge = ge;
+  if (argc == 10 && !parse_trace(&ab, argv[9])) {
+    fprintf(stderr, "linux_relay: TRACE_AB %s: expected PERIOD_S:0=BPS,T1=BPS,...\n", argv[9]);
+    return 2;
+  }
   init_pipe(&ba, fd_b, fd_a, if_a, atof(argv[8]), delay_ns, qlimit, 0.0);
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);

@@ -38,7 +38,13 @@ CASES = [
     # chain at 1 % loss, mean burst 4 slots of 1500 B (p_bad_good 1/4), on the data direction
     ("5M 25ms 2MB GE 1% b4", 2_000_000, 5e6, 0.025, ("ge", 0.0025 / 0.99, 0.25, 0.0, 1.0), float("nan")),
     ("20M 10ms 1MB GE 1% b4", 1_000_000, 20e6, 0.010, ("ge", 0.0025 / 0.99, 0.25, 0.0, 1.0), float("nan")),
+    # a capacity trace on the data direction (TRACES), lossless and at 1 % loss
+    ("trace 1-5M 25ms 5MB lossless", 5_000_000, 5e6, 0.025, 0.0, float("nan")),
+    ("trace 1-5M 25ms 5MB 1%", 5_000_000, 5e6, 0.025, 0.01, float("nan")),
 ]
+#: Capacity traces by case label: (step start times s, rates bit/s, period s), from the flow's start.
+TRACES = {label: ((0.0, 1.0, 2.0, 3.0, 4.0), (5e6, 1e6, 3e6, 2e6, 4e6), 5.0)
+          for label in ("trace 1-5M 25ms 5MB lossless", "trace 1-5M 25ms 5MB 1%")}
 
 
 def loss_model(loss):
@@ -125,7 +131,7 @@ def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "d
     seeds and real mean from Linux's own runs (:func:`linux_runs`) instead of 1..``seeds``.
     """
     from ns3_scenarios.engines.isolated import FlowSpec, flow_times
-    from ns3_scenarios.links import Impairments, Queue
+    from ns3_scenarios.links import NONE, CapacityTrace, Impairments, Queue
     from ns3_scenarios.probes import recovery_counts
 
     link_queue = Queue(100, "packets", "droptail") if queue == "droptail" else None
@@ -135,7 +141,8 @@ def measure(variants: list[tuple[str, dict | None]], seeds: int, queue: str = "d
     for vname, changes in variants:
         tcp = _register(vname, changes)
         for label, nbytes, bps, delay, loss, real in CASES:
-            data = Impairments(loss=loss_model(loss)) if loss else Impairments()
+            trace = CapacityTrace(*TRACES[label], source=label) if label in TRACES else None
+            data = Impairments(loss=loss_model(loss) if loss else NONE, trace=trace)
             seed_list = list(range(1, (seeds if loss else 1) + 1))
             if paired:
                 seed_list = sorted(reference[label]) if loss else seed_list

@@ -69,3 +69,19 @@ def test_the_bursty_reference_cases_are_the_divergence_chain_on_both_stacks():
                                                                    (model.p_good_bad, model.p_bad_good,
                                                                     model.loss_good, model.loss_bad))
     assert linux_reference.relay_loss(0.01) == "0.01"
+
+
+def test_the_trace_cases_hand_the_relay_ns3s_steps():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import linux_reference
+    import tcp_fidelity
+    from ns3_scenarios.links import CapacityTrace
+
+    assert sorted(tcp_fidelity.TRACES) == sorted(c[0] for c in tcp_fidelity.CASES if c[0].startswith("trace "))
+    times, rates, period = tcp_fidelity.TRACES["trace 1-5M 25ms 5MB 1%"]
+    CapacityTrace(times, rates, period)  # a valid trace for ns-3
+    assert linux_reference.relay_trace((times, rates, period)) == \
+        "5.0:0.0=5000000.0,1.0=1000000.0,2.0=3000000.0,3.0=2000000.0,4.0=4000000.0"
