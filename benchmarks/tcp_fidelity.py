@@ -47,7 +47,7 @@ TRACES = {label: ((0.0, 1.0, 2.0, 3.0, 4.0), (5e6, 1e6, 3e6, 2e6, 4e6), 5.0)
           for label in ("trace 1-5M 25ms 5MB lossless", "trace 1-5M 25ms 5MB 1%")}
 
 
-def loss_model(loss):
+def loss_model(loss: float | tuple):
     """A case's loss as the project's model: ``RandomLoss(rate)`` or ``GilbertElliott(*params)``."""
     from ns3_scenarios.links import GilbertElliott, RandomLoss
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ns3_scenarios import simcore
-from ns3_scenarios.engines.isolated import FlowSpec
+from ns3_scenarios.engines.isolated import FlowSpec, add_flow
 from ns3_scenarios.links import CapacityTrace, GilbertElliott, Impairments, RandomLoss
 from ns3_scenarios.network import DEFAULT_TCP
 
@@ -92,14 +92,7 @@ def recovery_counts(spec: FlowSpec, *, hook_at_s: float = 1e-6) -> dict[str, flo
     """
     with simcore.Simulation(spec.tcp) as sim:
         counter = simcore.include(simcore.RECOVERY_PROBE_HEADER).cppyy.gbl.netbench.RecoveryCounter()
-        nodes = sim.nodes(2)
-        sender, receiver = nodes.Get(0), nodes.Get(1)
-        interfaces = sim.link(sender, receiver, spec.data_bps, spec.ack_bps, spec.latency_s, queue=spec.queue,
-                              a_sends=spec.data, b_sends=spec.ack, a_seed=spec.data_seed, b_seed=spec.ack_seed,
-                              trace_phase_s=(spec.data_phase_s, spec.ack_phase_s))
-        done, start = sim.message(sender, receiver, interfaces.GetAddress(1), 9, spec.nbytes, tag=0, tls=spec.tls,
-                                  receiver_is_tls_client=spec.receiver_is_tls_client)
-        start(0)
+        done = add_flow(sim, spec)
         counter.HookAt(hook_at_s)
         sim._keep.append(counter)
         sim.run(spec.horizon_s)

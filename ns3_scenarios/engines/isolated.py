@@ -165,22 +165,25 @@ def simulate_flows(specs: Sequence[FlowSpec]) -> list[float]:
     unbounded = any(s.data.trace is not None or s.ack.trace is not None for s in specs)
     stop_after = len(specs) if unbounded or len(specs) > 1 else 0
     with simcore.Simulation(tcp, stop_after=stop_after) as sim:
-        dones = []
-        for i, s in enumerate(specs):
-            if s.nbytes <= 0:
-                raise ScenarioError(f"a flow needs at least 1 byte, got {s.nbytes}")
-            nodes = sim.nodes(2)
-            sender, receiver = nodes.Get(0), nodes.Get(1)
-            interfaces = sim.link(sender, receiver, s.data_bps, s.ack_bps, s.latency_s, queue=s.queue,
-                                  a_sends=s.data, b_sends=s.ack, a_seed=s.data_seed, b_seed=s.ack_seed,
-                                  trace_phase_s=(s.data_phase_s, s.ack_phase_s))
-            done, start = sim.message(sender, receiver, interfaces.GetAddress(1), _PORT, s.nbytes, tag=i, tls=s.tls,
-                                      receiver_is_tls_client=s.receiver_is_tls_client)
-            start(0)
-            dones.append(done)
+        dones = [add_flow(sim, s, tag=i) for i, s in enumerate(specs)]
         sim.run(horizon)
         return [simcore.check_done(d, s.nbytes, f"flow at {s.data_bps / 1e6:g} Mbps", horizon)
                 for d, s in zip(dones, specs)]
+
+
+def add_flow(sim: simcore.Simulation, spec: FlowSpec, *, tag: int = 0) -> object:
+    """``spec``'s flow in ``sim`` on its own node pair and link, starting at time 0; its ``FlowDone``."""
+    if spec.nbytes <= 0:
+        raise ScenarioError(f"a flow needs at least 1 byte, got {spec.nbytes}")
+    nodes = sim.nodes(2)
+    sender, receiver = nodes.Get(0), nodes.Get(1)
+    interfaces = sim.link(sender, receiver, spec.data_bps, spec.ack_bps, spec.latency_s, queue=spec.queue,
+                          a_sends=spec.data, b_sends=spec.ack, a_seed=spec.data_seed, b_seed=spec.ack_seed,
+                          trace_phase_s=(spec.data_phase_s, spec.ack_phase_s))
+    done, start = sim.message(sender, receiver, interfaces.GetAddress(1), _PORT, spec.nbytes, tag=tag, tls=spec.tls,
+                              receiver_is_tls_client=spec.receiver_is_tls_client)
+    start(0)
+    return done
 
 
 def _phase(imp: Impairments, offset: float, at_s: float) -> float:
